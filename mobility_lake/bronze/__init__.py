@@ -1,0 +1,1 @@
+"""Bronze: the immutable archive of every landed event, exactly as it arrived."""

@@ -1,0 +1,70 @@
+"""Dagster adapters of bronze: one hourly asset per topic, partitioned by arrival hour.
+
+Each asset lists its topic's hour folders and hands them to the ingest core. A range of hours is one run
+(`BackfillPolicy.single_run()`), since every run pays process start-up.
+"""
+
+import dagster as dg
+
+from mobility_lake.bronze.ingest import ingest_hours
+from mobility_lake.events.catalogue import TOPICS, Topic
+from mobility_lake.partitions import SINGLE_RUN, hours_in
+from mobility_lake.resources import LakeResource
+
+
+def landing_key(topic: Topic) -> dg.AssetKey:
+    return dg.AssetKey(["landing", topic.name.replace(".", "_")])
+
+
+def bronze_key(topic: Topic) -> dg.AssetKey:
+    return dg.AssetKey(["bronze", topic.bronze_table])
+
+
+def landing_specs() -> list[dg.AssetSpec]:
+    """The Kafka topics as external assets, so lineage starts where the data comes from."""
+    return [
+        dg.AssetSpec(
+            landing_key(topic),
+            description=f"Files the Kafka sink writes for topic `{topic.name}` into hourly arrival folders.",
+            group_name="landing",
+            kinds={"kafka"},
+        )
+        for topic in TOPICS
+    ]
+
+
+def bronze_asset(topic: Topic, partitions_def: dg.PartitionsDefinition) -> dg.AssetsDefinition:
+    @dg.asset(
+        key=bronze_key(topic),
+        deps=[landing_key(topic)],
+        partitions_def=partitions_def,
+        backfill_policy=SINGLE_RUN,
+        group_name="bronze",
+        kinds={"delta", "polars"},
+        description=(
+            f"Every event landed on `{topic.name}`, raw and append-only, with the landing file, line or row "
+            "number and ingestion time. Partitioned by arrival hour; each file is ingested exactly once."
+        ),
+    )
+    def _bronze(context: dg.AssetExecutionContext, lake: LakeResource) -> dg.MaterializeResult:
+        window = context.partition_time_window
+        hours = hours_in(window.start, window.end)
+        report = ingest_hours(lake.lake(), topic.bronze_table, hours)
+        context.log.info(
+            f"{topic.bronze_table}: {len(hours)} hour(s), {report.files_added} file(s) added, "
+            f"{report.files_already_ingested} already ingested, {report.rows_added} row(s)"
+        )
+        return dg.MaterializeResult(
+            metadata={
+                "files_added": report.files_added,
+                "files_already_ingested": report.files_already_ingested,
+                "rows_added": report.rows_added,
+                "error_rows_by_reason": dict(sorted(report.errors.items())),
+            }
+        )
+
+    return _bronze
+
+
+def bronze_assets(partitions_def: dg.PartitionsDefinition) -> list[dg.AssetsDefinition]:
+    return [bronze_asset(topic, partitions_def) for topic in TOPICS]

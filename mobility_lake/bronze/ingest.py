@@ -1,0 +1,134 @@
+"""Ingest the landing files of one topic's arrival hours into its bronze table, each file exactly once.
+
+Files are read and committed in batches bounded in bytes, one Delta commit per batch. A batch's commit is
+guarded by its own file names: if another run committed any of them first, the commit fails, the ledger is
+read again and only what is still missing is written. Re-running an hour therefore adds nothing, and a new
+file in an old hour adds exactly its rows.
+"""
+
+import logging
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+
+import polars as pl
+
+from mobility_lake.bronze.ledger import arrival_date, ingested_files
+from mobility_lake.bronze.records import BRONZE_COLUMNS, records_from_file
+from mobility_lake.events.catalogue import TELEMETRY, topic_for_table
+from mobility_lake.landing import LandingFile, hour_folder, parse_landing_key
+from mobility_lake.storage import Lake, ObjectInfo, sql_literal
+
+BATCH_BYTES = 256 * 1024 * 1024
+PARTITION_BY = ["arrival_date"]
+STRUCT_PAYLOADS = {"vehicle_telemetry": pl.Struct(TELEMETRY)}
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class IngestReport:
+    """What one ingestion added: counts and error reason codes only, never row content."""
+
+    files_added: int = 0
+    files_already_ingested: int = 0
+    rows_added: int = 0
+    errors: Counter = field(default_factory=Counter)
+
+    def merge(self, other: "IngestReport") -> None:
+        self.files_added += other.files_added
+        self.files_already_ingested += other.files_already_ingested
+        self.rows_added += other.rows_added
+        self.errors.update(other.errors)
+
+
+def landed_files(lake: Lake, table: str, hour: datetime) -> list[tuple[LandingFile, ObjectInfo]]:
+    """The landing files of a table's topic in one arrival-hour folder."""
+    topic = topic_for_table(table).name
+    found = []
+    for info in lake.list_files(hour_folder(topic, hour)):
+        landing = parse_landing_key(info.key)
+        if landing is not None and landing.topic == topic and landing.hour == hour:
+            found.append((landing, info))
+    return found
+
+
+ORIGIN_COLUMNS = {
+    "landing_file": pl.String(),
+    "ingested_at": pl.Datetime("us", "UTC"),
+    "arrival_hour": pl.Datetime("us", "UTC"),
+    "arrival_date": pl.String(),
+}
+
+
+def bronze_schema(table: str) -> pl.Schema:
+    """Columns of a bronze table: envelope, payload as arrived, parse error, and where each row came from."""
+    struct = STRUCT_PAYLOADS.get(table)
+    return pl.Schema({**BRONZE_COLUMNS, **({"data_struct": struct} if struct else {}), **ORIGIN_COLUMNS})
+
+
+def ingest_hours(lake: Lake, table: str, hours: list[datetime]) -> IngestReport:
+    """Ingest every not-yet-ingested file of the given arrival hours; returns what was added."""
+    lake.ensure_table("bronze", table, bronze_schema(table), partition_by=PARTITION_BY)
+    report = IngestReport()
+    for hour in hours:
+        report.merge(_ingest_hour(lake, table, hour))
+    return report
+
+
+def _ingest_hour(lake: Lake, table: str, hour: datetime) -> IngestReport:
+    listed = landed_files(lake, table, hour)
+    report = IngestReport()
+    for batch in _batches(listed):
+        report.merge(_ingest_batch(lake, table, hour, batch))
+    report.files_already_ingested = len(listed) - report.files_added
+    log.info(
+        "bronze/%s %s: %d files added, %d already ingested, %d rows",
+        table, hour.isoformat(), report.files_added, report.files_already_ingested, report.rows_added,
+    )
+    return report
+
+
+def _batches(listed: list[tuple[LandingFile, ObjectInfo]]) -> list[list[LandingFile]]:
+    batches: list[list[LandingFile]] = []
+    size = BATCH_BYTES
+    for landing, info in listed:
+        if size + info.size > BATCH_BYTES and (not batches or batches[-1]):
+            batches.append([])
+            size = 0
+        batches[-1].append(landing)
+        size += info.size
+    return [b for b in batches if b]
+
+
+def _ingest_batch(lake: Lake, table: str, hour: datetime, batch: list[LandingFile]) -> IngestReport:
+    report = IngestReport()
+
+    def prepare() -> tuple[pl.DataFrame, str] | None:
+        done = ingested_files(lake, table, [hour])
+        todo = [f for f in batch if f.key not in done]
+        report.files_added, report.rows_added, report.errors = 0, 0, Counter()
+        if not todo:
+            return None
+        ingested_at = datetime.now(timezone.utc)
+        frames = [_file_rows(lake, table, f, hour, ingested_at) for f in todo]
+        data = pl.concat(frames, how="vertical")
+        report.files_added = len(todo)
+        report.rows_added = data.height
+        report.errors = Counter(data["error"].drop_nulls().str.extract(r"^([a-z_0-9]+)", 1).to_list())
+        keys = ", ".join(sql_literal(f.key) for f in todo)
+        predicate = f"arrival_date = {sql_literal(arrival_date(hour))} AND landing_file IN ({keys})"
+        return data, predicate
+
+    lake.append_guarded("bronze", table, prepare, partition_by=PARTITION_BY)
+    return report
+
+
+def _file_rows(lake: Lake, table: str, landing: LandingFile, hour: datetime, ingested_at: datetime) -> pl.DataFrame:
+    payload = lake.read_bytes(landing.key)
+    records = records_from_file(landing.name, payload, STRUCT_PAYLOADS.get(table))
+    return records.with_columns(
+        pl.lit(landing.key).alias("landing_file"),
+        pl.lit(ingested_at, pl.Datetime("us", "UTC")).alias("ingested_at"),
+        pl.lit(hour, pl.Datetime("us", "UTC")).alias("arrival_hour"),
+        pl.lit(arrival_date(hour)).alias("arrival_date"),
+    ).select(list(bronze_schema(table)))

@@ -1,0 +1,151 @@
+"""The `mobility-lake` command: simulate landing files, materialize hour ranges, query tables, run the demo.
+
+A bad argument or setting exits with status 2 and one line that says what was expected.
+"""
+
+import argparse
+import sys
+import time
+from datetime import datetime, timedelta, timezone
+
+from mobility_lake.settings import SettingsError, load_settings
+
+TIME_FORMATS = ("%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%dT%H")
+DEMO_HOURS = 3
+DEMO_VEHICLES = 150
+
+
+class UsageError(Exception):
+    """A bad command-line argument; the message is the one line the user sees."""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # one line, not argparse's usage block
+        raise UsageError(f"{self.prog}: {message}")
+
+
+def iso_hour(text: str) -> datetime:
+    """A UTC whole hour such as 2026-03-10T08:00 (a trailing Z or +00:00 is accepted)."""
+    cleaned = text.strip().removesuffix("Z").removesuffix("+00:00")
+    for fmt in TIME_FORMATS:
+        try:
+            value = datetime.strptime(cleaned, fmt).replace(tzinfo=timezone.utc)
+        except ValueError:
+            continue
+        if value.minute or value.second:
+            break
+        return value
+    raise argparse.ArgumentTypeError(f"'{text}' is not a UTC whole hour: expected e.g. 2026-03-10T08:00")
+
+
+def positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a positive whole number")
+    return value
+
+
+def non_negative_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a whole number >= 0")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="mobility-lake", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    sim = commands.add_parser("simulate", help="write realistic landing files for N hours from T")
+    sim.add_argument("--start", type=iso_hour, required=True, help="first hour, e.g. 2026-03-10T08:00 (UTC)")
+    sim.add_argument("--hours", type=positive_int, required=True)
+    sim.add_argument("--vehicles", type=positive_int, default=200)
+    sim.add_argument("--seed", type=non_negative_int, default=7)
+    mat = commands.add_parser("materialize", help="run the lake's assets for the hours in [start, end)")
+    mat.add_argument("--start", type=iso_hour, required=True)
+    mat.add_argument("--end", type=iso_hour, required=True)
+    commands.add_parser("demo", help="simulate a few hours of a small fleet, materialize them, print a summary")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    try:
+        args = build_parser().parse_args(argv)
+        settings = load_settings()
+        if getattr(args, "end", None) is not None and args.end <= args.start:
+            raise UsageError("mobility-lake materialize: --end must be after --start")
+        return COMMANDS[args.command](args, settings)
+    except (UsageError, SettingsError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+
+
+def cmd_simulate(args: argparse.Namespace, settings) -> int:
+    from mobility_lake.simulate import simulate
+    from mobility_lake.storage import Lake
+
+    summary = simulate(Lake(settings), args.start, args.hours, vehicles=args.vehicles, seed=args.seed)
+    print(
+        f"simulated {args.hours} hour(s) from {args.start:%Y-%m-%dT%H:%M}: {summary.files} files, "
+        f"{summary.lines} lines ({summary.events} events) in {summary.seconds:.1f} s under {settings.root}/landing"
+    )
+    return 0
+
+
+def cmd_materialize(args: argparse.Namespace, settings) -> int:
+    _materialize(settings, args.start, args.end)
+    return 0
+
+
+def _materialize(settings, start: datetime, end: datetime) -> None:
+    from mobility_lake.definitions import BRONZE_JOB, build_definitions
+    from mobility_lake.runs import ChunkResult, materialize_range, persistent_instance
+
+    if start < settings.start:
+        raise UsageError(
+            f"mobility-lake materialize: --start {start:%Y-%m-%dT%H:%M} is before MOBILITY_LAKE_START "
+            f"({settings.start:%Y-%m-%dT%H:%M})"
+        )
+
+    def report(chunk: ChunkResult) -> None:
+        rows = sum(int(m.get("rows_added", 0)) for m in chunk.metadata.values())
+        files = sum(int(m.get("files_added", 0)) for m in chunk.metadata.values())
+        print(
+            f"  {chunk.job} {chunk.start:%Y-%m-%dT%H:%M} .. {chunk.end:%Y-%m-%dT%H:%M}: "
+            f"{files} new file(s), {rows} row(s) in {chunk.seconds:.1f} s",
+            flush=True,
+        )
+
+    instance = persistent_instance()
+    print(f"materializing {start:%Y-%m-%dT%H:%M} .. {end:%Y-%m-%dT%H:%M} into {settings.root}", flush=True)
+    materialize_range(build_definitions(settings), [BRONZE_JOB], start, end, instance, on_chunk=report)
+
+
+def cmd_demo(args: argparse.Namespace, settings) -> int:
+    from mobility_lake.simulate import simulate
+    from mobility_lake.storage import Lake
+    from mobility_lake.summary import lake_summary
+
+    began = time.monotonic()
+    lake = Lake(settings)
+    start = settings.start
+    end = start + timedelta(hours=DEMO_HOURS)
+    summary = simulate(lake, start, DEMO_HOURS, vehicles=DEMO_VEHICLES, seed=7)
+    print(f"simulated {DEMO_HOURS} hours of {DEMO_VEHICLES} vehicles: {summary.files} files, {summary.lines} lines")
+    _materialize(settings, start, end)
+    print(lake_summary(lake))
+    print(f"demo finished in {time.monotonic() - began:.0f} s; open the UI with: {UI_HINT}")
+    return 0
+
+
+UI_HINT = "DAGSTER_HOME=$PWD/data/dagster_home .venv/bin/dagster dev -w workspace.yaml"
+COMMANDS = {"simulate": cmd_simulate, "materialize": cmd_materialize, "demo": cmd_demo}
+
+
+if __name__ == "__main__":
+    sys.exit(main())

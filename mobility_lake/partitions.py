@@ -1,0 +1,34 @@
+"""Partitions of the lake: hourly from MOBILITY_LAKE_START, including the hour now arriving."""
+
+import warnings
+from datetime import datetime, timedelta
+
+import dagster as dg
+
+from mobility_lake.settings import START_FORMAT, Settings
+
+HOUR = timedelta(hours=1)
+
+# A range of hours runs as one run: each run costs 10-20 s of process start-up. The parameter is marked beta;
+# we depend on it deliberately, so its warning is silenced here, once, rather than on every load.
+warnings.filterwarnings("ignore", message="Parameter `backfill_policy`", category=dg.BetaWarning)
+SINGLE_RUN = dg.BackfillPolicy.single_run()
+
+
+def hourly_partitions(settings: Settings) -> dg.HourlyPartitionsDefinition:
+    """Hourly partitions keyed `YYYY-MM-DD-HH:MM`; `end_offset=1` so files landing now have a partition."""
+    return dg.HourlyPartitionsDefinition(start_date=settings.start_key, fmt=START_FORMAT, end_offset=1)
+
+
+def hours_in(start: datetime, end: datetime) -> list[datetime]:
+    """The whole hours in [start, end)."""
+    hours = []
+    hour = start
+    while hour < end:
+        hours.append(hour)
+        hour += HOUR
+    return hours
+
+
+def hour_key(hour: datetime) -> str:
+    return hour.strftime(START_FORMAT)

@@ -1,0 +1,32 @@
+"""The lake as a Dagster resource: the root and lateness as visible config, credentials only from the env.
+
+Secrets never enter run config (which the UI shows): the resource reads the AWS variables from the
+environment of the process that runs the step, validated like every other setting.
+"""
+
+import os
+
+import dagster as dg
+
+from mobility_lake.settings import Settings, load_settings
+from mobility_lake.storage import Lake
+
+
+class LakeResource(dg.ConfigurableResource):
+    """Where the lake lives; `lake()` gives the storage module's handle for it."""
+
+    root: str
+    lateness_hours: int
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> "LakeResource":
+        return cls(root=settings.root, lateness_hours=settings.lateness_hours)
+
+    def settings(self) -> Settings:
+        env = dict(os.environ)
+        env["MOBILITY_LAKE_ROOT"] = self.root
+        env["MOBILITY_LAKE_LATENESS_HOURS"] = str(self.lateness_hours)
+        return load_settings(env)
+
+    def lake(self) -> Lake:
+        return Lake(self.settings())

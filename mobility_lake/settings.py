@@ -1,0 +1,149 @@
+"""Settings of CONTRACT §1, read once from the environment and validated at start-up.
+
+Every failure names the variable and the accepted values, so a misconfigured deployment stops before it
+touches the lake. Credentials are never defaulted to empty strings: unset stays unset.
+"""
+
+import os
+import re
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_ROOT = "data/lake"
+DEFAULT_START = "2025-01-01-00:00"
+DEFAULT_LATENESS_HOURS = 72
+START_FORMAT = "%Y-%m-%d-%H:%M"
+AWS_VARIABLES = ("AWS_ENDPOINT_URL", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_REGION", "AWS_ALLOW_HTTP")
+_BUCKET = re.compile(r"^[a-z0-9][a-z0-9.\-]{1,61}[a-z0-9]$")
+
+
+class SettingsError(ValueError):
+    """A setting is missing, malformed or contradicts another; the message names the variable."""
+
+
+@dataclass(frozen=True)
+class S3Credentials:
+    endpoint_url: str | None
+    access_key_id: str | None
+    secret_access_key: str | None
+    region: str | None
+    allow_http: bool
+
+
+@dataclass(frozen=True)
+class Settings:
+    root: str
+    start: datetime
+    lateness_hours: int
+    s3: S3Credentials | None
+
+    @property
+    def is_s3(self) -> bool:
+        return self.root.startswith("s3://")
+
+    @property
+    def start_key(self) -> str:
+        return self.start.strftime(START_FORMAT)
+
+
+def parse_root(value: str) -> str:
+    """A local directory (made absolute against the project root) or `s3://bucket[/prefix]`."""
+    value = value.strip()
+    if not value:
+        raise SettingsError("MOBILITY_LAKE_ROOT is empty: expected a local directory or s3://bucket/prefix")
+    if "://" in value:
+        scheme, rest = value.split("://", 1)
+        if scheme != "s3":
+            raise SettingsError(
+                f"MOBILITY_LAKE_ROOT has scheme '{scheme}://': expected a local directory or s3://bucket/prefix"
+            )
+        bucket = rest.split("/", 1)[0]
+        if not _BUCKET.match(bucket):
+            raise SettingsError(
+                "MOBILITY_LAKE_ROOT names no valid bucket: expected s3://bucket/prefix "
+                "(bucket: 3-63 lowercase letters, digits, '.' or '-')"
+            )
+        return "s3://" + rest.rstrip("/")
+    path = Path(value)
+    if not path.is_absolute():
+        path = PROJECT_ROOT / path
+    return str(path)
+
+
+def parse_start(value: str) -> datetime:
+    """The first hourly partition, `YYYY-MM-DD-HH:MM` UTC, on a whole hour."""
+    try:
+        start = datetime.strptime(value.strip(), START_FORMAT).replace(tzinfo=timezone.utc)
+    except ValueError:
+        raise SettingsError(
+            f"MOBILITY_LAKE_START is '{value}': expected a UTC hour as YYYY-MM-DD-HH:MM, e.g. 2025-01-01-00:00"
+        ) from None
+    if start.minute:
+        raise SettingsError(f"MOBILITY_LAKE_START is '{value}': expected a whole hour (minutes 00)")
+    return start
+
+
+def parse_lateness(value: str) -> int:
+    """Hours an event may be late and still be placed automatically: a whole number from 0 to 8760."""
+    try:
+        hours = int(value.strip())
+    except ValueError:
+        hours = -1
+    if not 0 <= hours <= 8760:
+        raise SettingsError(
+            f"MOBILITY_LAKE_LATENESS_HOURS is '{value}': expected a whole number of hours from 0 to 8760"
+        )
+    return hours
+
+
+def parse_bool(name: str, value: str) -> bool:
+    lowered = value.strip().lower()
+    if lowered in ("true", "1", "yes"):
+        return True
+    if lowered in ("false", "0", "no"):
+        return False
+    raise SettingsError(f"{name} is '{value}': expected true or false")
+
+
+def read_s3_credentials(env: dict[str, str]) -> S3Credentials:
+    """The standard AWS variables; a key id without its secret (or the reverse) is a contradiction."""
+    key_id = env.get("AWS_ACCESS_KEY_ID") or None
+    secret = env.get("AWS_SECRET_ACCESS_KEY") or None
+    if bool(key_id) != bool(secret):
+        missing = "AWS_SECRET_ACCESS_KEY" if key_id else "AWS_ACCESS_KEY_ID"
+        raise SettingsError(
+            f"{missing} is unset while its pair is set: set both AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, "
+            "or neither to use the default AWS credential chain"
+        )
+    endpoint = env.get("AWS_ENDPOINT_URL") or None
+    if endpoint and not re.match(r"^https?://[^/\s]+", endpoint):
+        raise SettingsError(f"AWS_ENDPOINT_URL is '{endpoint}': expected http://host:port or https://host")
+    allow_http = parse_bool("AWS_ALLOW_HTTP", env["AWS_ALLOW_HTTP"]) if env.get("AWS_ALLOW_HTTP") else False
+    if endpoint and endpoint.startswith("http://") and not allow_http:
+        raise SettingsError(
+            "AWS_ENDPOINT_URL is plain http:// but AWS_ALLOW_HTTP is not true: set AWS_ALLOW_HTTP=true or use https"
+        )
+    return S3Credentials(endpoint, key_id, secret, env.get("AWS_REGION") or None, allow_http)
+
+
+def load_settings(env: dict[str, str] | None = None) -> Settings:
+    """Read and validate every setting; raises SettingsError naming the first bad variable."""
+    env = dict(os.environ if env is None else env)
+    root = parse_root(env.get("MOBILITY_LAKE_ROOT", DEFAULT_ROOT))
+    start = parse_start(env.get("MOBILITY_LAKE_START", DEFAULT_START))
+    lateness = parse_lateness(env.get("MOBILITY_LAKE_LATENESS_HOURS", str(DEFAULT_LATENESS_HOURS)))
+    s3 = read_s3_credentials(env) if root.startswith("s3://") else None
+    return Settings(root=root, start=start, lateness_hours=lateness, s3=s3)
+
+
+def dagster_home(env: dict[str, str] | None = None) -> Path:
+    """DAGSTER_HOME, or `data/dagster_home` under the project root when unset; created if missing."""
+    env = os.environ if env is None else env
+    value = env.get("DAGSTER_HOME") or str(PROJECT_ROOT / "data" / "dagster_home")
+    path = Path(value)
+    if not path.is_absolute():
+        raise SettingsError(f"DAGSTER_HOME is '{value}': expected an absolute directory path")
+    path.mkdir(parents=True, exist_ok=True)
+    return path

@@ -1,0 +1,246 @@
+"""The one module that knows where tables and landing files live and how to write them safely.
+
+Local directories and `s3://` roots go through the same code: delta-rs for tables (with the AWS settings as
+storage options) and fsspec (s3fs on S3) for landing files. Writes replace exactly a predicate's rows in one
+Delta commit, so a re-run is idempotent and a crash leaves the previous version readable; a commit that
+loses a race with another writer is retried against the new version.
+"""
+
+import logging
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import fsspec
+import polars as pl
+from deltalake import DeltaTable, write_deltalake
+from deltalake.exceptions import CommitFailedError, TableNotFoundError
+
+from mobility_lake.settings import Settings
+
+LAYERS = ("bronze", "silver", "gold", "quarantine")
+COMMIT_ATTEMPTS = 6
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class ObjectInfo:
+    """A listed file: its path relative to the lake root, size and last-modified time (epoch seconds)."""
+
+    key: str
+    size: int
+    mtime: float
+
+
+def sql_literal(value: str | datetime) -> str:
+    """A SQL string literal for a delta-rs predicate, quotes escaped (delta-rs takes no bound parameters)."""
+    text = value.isoformat() if isinstance(value, datetime) else str(value)
+    return "'" + text.replace("'", "''") + "'"
+
+
+class Lake:
+    """Table and landing-file access for one lake root."""
+
+    def __init__(self, settings: Settings):
+        self.settings = settings
+        self.root = settings.root
+        self.storage_options = _delta_options(settings)
+        self._fs: fsspec.AbstractFileSystem | None = None
+
+    # -- tables -------------------------------------------------------------------------------------------
+
+    def table_uri(self, layer: str, table: str) -> str:
+        if layer not in LAYERS:
+            raise ValueError(f"unknown layer '{layer}': expected one of {', '.join(LAYERS)}")
+        return f"{self.root}/{layer}/{table}"
+
+    def delta_table(self, layer: str, table: str) -> DeltaTable | None:
+        """The table, or None while nothing has been written to it."""
+        try:
+            return DeltaTable(self.table_uri(layer, table), storage_options=self.storage_options or None)
+        except TableNotFoundError:
+            return None
+
+    def scan(self, layer: str, table: str) -> pl.LazyFrame | None:
+        """A lazy scan of the table's current version, or None when it does not exist yet."""
+        if self.delta_table(layer, table) is None:
+            return None
+        return pl.scan_delta(self.table_uri(layer, table), storage_options=self.storage_options or None)
+
+    def read(self, layer: str, table: str) -> pl.DataFrame:
+        scan = self.scan(layer, table)
+        return pl.DataFrame() if scan is None else scan.collect()
+
+    def replace_where(
+        self,
+        layer: str,
+        table: str,
+        data: pl.DataFrame,
+        predicate: str,
+        partition_by: list[str] | None = None,
+    ) -> None:
+        """Replace exactly the rows matching `predicate` with `data`, in one commit, retrying lost races.
+
+        An empty `data` clears the predicate's rows: stale rows never survive a re-run.
+        """
+        uri = self.table_uri(layer, table)
+        self._commit(
+            lambda: write_deltalake(
+                uri,
+                data,
+                mode="overwrite",
+                predicate=predicate,
+                partition_by=partition_by,
+                storage_options=self.storage_options or None,
+            ),
+            uri,
+        )
+
+    def write_window(
+        self,
+        layer: str,
+        table: str,
+        data: pl.DataFrame,
+        column: str,
+        start: datetime,
+        end: datetime,
+        partition_by: list[str] | None = None,
+    ) -> None:
+        """Idempotently replace the rows whose `column` lies in [start, end)."""
+        predicate = f"{column} >= {sql_literal(start)} AND {column} < {sql_literal(end)}"
+        self.replace_where(layer, table, data, predicate, partition_by)
+
+    def ensure_table(self, layer: str, table: str, schema: pl.Schema, partition_by: list[str] | None = None) -> None:
+        """Create the table empty with `schema` unless it exists; safe when several runs race to create it."""
+        uri = self.table_uri(layer, table)
+        arrow_schema = pl.DataFrame(schema=schema).to_arrow().schema
+        self._commit(
+            lambda: DeltaTable.create(
+                uri,
+                arrow_schema,
+                partition_by=partition_by,
+                mode="ignore",
+                storage_options=self.storage_options or None,
+            ),
+            uri,
+        )
+
+    def append_guarded(
+        self,
+        layer: str,
+        table: str,
+        prepare: Callable[[], tuple[pl.DataFrame, str] | None],
+        partition_by: list[str] | None = None,
+    ) -> None:
+        """Append what `prepare` returns, guarded against a concurrent writer of the same rows.
+
+        `prepare` reads the table and returns the new rows with a predicate that none of the table's rows
+        match yet (e.g. "these landing files"); writing them as an overwrite of that predicate makes the
+        commit conflict, not duplicate, when another writer got there first. On a conflict `prepare` runs
+        again against the new version. It returns None when there is nothing left to add. The table must
+        exist (`ensure_table`): delta-rs does not guard a write that creates the table.
+        """
+        uri = self.table_uri(layer, table)
+
+        def attempt() -> None:
+            prepared = prepare()
+            if prepared is None:
+                return
+            data, predicate = prepared
+            write_deltalake(
+                uri,
+                data,
+                mode="overwrite",
+                predicate=predicate,
+                partition_by=partition_by,
+                storage_options=self.storage_options or None,
+            )
+
+        self._commit(attempt, uri)
+
+    def _commit(self, write: Callable[[], Any], uri: str) -> None:
+        for attempt in range(1, COMMIT_ATTEMPTS + 1):
+            try:
+                write()
+                return
+            except CommitFailedError:
+                if attempt == COMMIT_ATTEMPTS:
+                    raise
+                log.warning("commit to %s lost a race with another writer; retry %d", uri, attempt)
+                time.sleep(0.2 * 2**attempt)
+
+    # -- landing files ------------------------------------------------------------------------------------
+
+    @property
+    def fs(self) -> fsspec.AbstractFileSystem:
+        if self._fs is None:
+            self._fs = _filesystem(self.settings)
+        return self._fs
+
+    def _path(self, key: str) -> str:
+        return f"{self.root.removeprefix('s3://')}/{key}"
+
+    def list_files(self, prefix: str) -> Iterator[ObjectInfo]:
+        """Every file under `prefix` (relative to the root), listed page by page; refreshed each call."""
+        base = self.root.removeprefix("s3://")
+        self.fs.invalidate_cache()
+        try:
+            found = self.fs.find(self._path(prefix), detail=True)
+        except FileNotFoundError:
+            return
+        for path, info in sorted(found.items()):
+            if info.get("type") == "directory":
+                continue
+            yield ObjectInfo(key=path[len(base) + 1 :], size=int(info.get("size") or 0), mtime=_mtime(info))
+
+    def read_bytes(self, key: str) -> bytes:
+        return self.fs.cat_file(self._path(key))
+
+    def write_bytes(self, key: str, payload: bytes) -> None:
+        """Write a file whole: local files are written aside and renamed, S3 objects are one PUT."""
+        path = self._path(key)
+        if self.settings.is_s3:
+            self.fs.pipe_file(path, payload)
+            return
+        self.fs.makedirs(path.rsplit("/", 1)[0], exist_ok=True)
+        tmp = f"{path}.tmp-writing"
+        self.fs.pipe_file(tmp, payload)
+        self.fs.mv(tmp, path)
+
+
+def _mtime(info: dict[str, Any]) -> float:
+    value = info.get("LastModified") or info.get("mtime") or info.get("created") or 0
+    return value.timestamp() if isinstance(value, datetime) else float(value)
+
+
+def _delta_options(settings: Settings) -> dict[str, str]:
+    if settings.s3 is None:
+        return {}
+    s3 = settings.s3
+    options = {
+        "AWS_ENDPOINT_URL": s3.endpoint_url,
+        "AWS_ACCESS_KEY_ID": s3.access_key_id,
+        "AWS_SECRET_ACCESS_KEY": s3.secret_access_key,
+        "AWS_REGION": s3.region or "us-east-1",
+        "AWS_ALLOW_HTTP": "true" if s3.allow_http else None,
+    }
+    return {k: v for k, v in options.items() if v}
+
+
+def _filesystem(settings: Settings) -> fsspec.AbstractFileSystem:
+    if settings.s3 is None:
+        return fsspec.filesystem("file", auto_mkdir=True)
+    s3 = settings.s3
+    client_kwargs: dict[str, str] = {"region_name": s3.region or "us-east-1"}
+    if s3.endpoint_url:
+        client_kwargs["endpoint_url"] = s3.endpoint_url
+    return fsspec.filesystem(
+        "s3",
+        key=s3.access_key_id,
+        secret=s3.secret_access_key,
+        client_kwargs=client_kwargs,
+        use_listings_cache=False,
+        skip_instance_cache=True,
+    )

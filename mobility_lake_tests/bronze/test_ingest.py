@@ -1,0 +1,116 @@
+"""The file ledger: each landed file is ingested exactly once, however often and concurrently its hour runs."""
+
+import threading
+from datetime import datetime, timezone
+
+import orjson
+import polars as pl
+import pytest
+
+from mobility_lake.bronze import ingest
+from mobility_lake.bronze.ingest import ingest_hours
+from mobility_lake.bronze.ledger import ingested_files
+from mobility_lake.landing import landing_key
+from mobility_lake.settings import load_settings
+from mobility_lake.storage import Lake
+
+H8 = datetime(2026, 3, 10, 8, tzinfo=timezone.utc)
+H9 = datetime(2026, 3, 10, 9, tzinfo=timezone.utc)
+
+
+def lines(n: int, prefix: str) -> bytes:
+    return b"".join(
+        orjson.dumps({"specversion": "1.0", "id": f"{prefix}-{i}", "source": "//booking-service",
+                      "type": "com.mobilitycorp.booking.cancelled.v1", "data": {}}) + b"\n"
+        for i in range(n)
+    )
+
+
+@pytest.fixture
+def lake(tmp_path) -> Lake:
+    return Lake(load_settings({"MOBILITY_LAKE_ROOT": str(tmp_path)}))
+
+
+def land(lake: Lake, hour: datetime, name: str, payload: bytes) -> str:
+    key = landing_key("domain.events", hour, name)
+    lake.write_bytes(key, payload)
+    return key
+
+
+def test_rerunning_an_hour_adds_nothing_and_a_new_file_adds_exactly_its_lines(lake):
+    a = land(lake, H8, "a.jsonl", lines(5, "a"))
+    b = land(lake, H8, "b.jsonl", lines(3, "b"))
+    first = ingest_hours(lake, "domain_events", [H8])
+    assert (first.files_added, first.rows_added) == (2, 8)
+    again = ingest_hours(lake, "domain_events", [H8])
+    assert (again.files_added, again.rows_added, again.files_already_ingested) == (0, 0, 2)
+    c = land(lake, H8, "c.jsonl", lines(4, "c"))
+    third = ingest_hours(lake, "domain_events", [H8])
+    assert (third.files_added, third.rows_added) == (1, 4)
+    table = lake.read("bronze", "domain_events")
+    assert table.height == 12
+    assert table.group_by("landing_file").len().sort("landing_file").rows() == [(a, 5), (b, 3), (c, 4)]
+    assert ingested_files(lake, "domain_events", [H8]) == {a, b, c}
+
+
+def test_the_ledger_is_per_arrival_hour_and_rows_keep_their_origin(lake):
+    a = land(lake, H8, "a.jsonl", lines(2, "a"))
+    b = land(lake, H9, "a.jsonl", lines(1, "b"))
+    ingest_hours(lake, "domain_events", [H8, H9])
+    assert ingested_files(lake, "domain_events", [H8]) == {a}
+    assert ingested_files(lake, "domain_events", [H9]) == {b}
+    table = lake.read("bronze", "domain_events").sort("landing_file", "record_number")
+    assert table.select("landing_file", "record_number", "arrival_hour").rows() == [
+        (a, 1, H8), (a, 2, H8), (b, 1, H9)
+    ]
+    assert table["ingested_at"].null_count() == 0
+
+
+def test_earlier_versions_stay_readable_and_appends_rewrite_no_row(lake):
+    land(lake, H8, "a.jsonl", lines(2, "a"))
+    ingest_hours(lake, "domain_events", [H8])
+    land(lake, H8, "b.jsonl", lines(2, "b"))
+    ingest_hours(lake, "domain_events", [H8])
+    table = lake.delta_table("bronze", "domain_events")
+    latest = set(table.file_uris())
+    table.load_as_version(table.version() - 1)
+    assert table.to_pyarrow_table().num_rows == 2
+    assert set(table.file_uris()) < latest  # the second commit only added files
+
+
+def test_concurrent_runs_of_one_hour_ingest_each_file_once(lake, monkeypatch):
+    for i in range(4):
+        land(lake, H8, f"f{i}.jsonl", lines(10, f"f{i}"))
+    ingest_hours(lake, "domain_events", [H9])  # nothing there: no table yet
+    land(lake, H8, "seed.jsonl", lines(1, "s"))
+    barrier = threading.Barrier(3)
+    original = ingest._file_rows
+
+    def slow_rows(*args, **kwargs):
+        frame = original(*args, **kwargs)
+        try:
+            barrier.wait(timeout=2)
+        except threading.BrokenBarrierError:
+            pass
+        return frame
+
+    monkeypatch.setattr(ingest, "_file_rows", slow_rows)
+    threads = [threading.Thread(target=ingest_hours, args=(lake, "domain_events", [H8])) for _ in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    table = lake.read("bronze", "domain_events")
+    assert table.height == 41
+    assert table.select("landing_file", "record_number").is_duplicated().sum() == 0
+
+
+def test_many_files_commit_in_bounded_batches(lake, monkeypatch):
+    monkeypatch.setattr(ingest, "BATCH_BYTES", 300)
+    for i in range(5):
+        land(lake, H8, f"f{i}.jsonl", lines(2, f"f{i}"))
+    report = ingest_hours(lake, "domain_events", [H8])
+    assert report.files_added == 5
+    history = lake.delta_table("bronze", "domain_events").history()
+    assert len(history) > 2
+    assert lake.read("bronze", "domain_events").height == 10
