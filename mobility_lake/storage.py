@@ -83,9 +83,11 @@ class Lake:
     ) -> None:
         """Replace exactly the rows matching `predicate` with `data`, in one commit, retrying lost races.
 
-        An empty `data` clears the predicate's rows: stale rows never survive a re-run.
+        An empty `data` clears the predicate's rows: stale rows never survive a re-run. The table is created
+        first when missing, since delta-rs does not guard a write that creates a table.
         """
         uri = self.table_uri(layer, table)
+        self.ensure_table(layer, table, data.schema, partition_by)
         self._commit(
             lambda: write_deltalake(
                 uri,

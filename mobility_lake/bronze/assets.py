@@ -8,7 +8,10 @@ import dagster as dg
 
 from mobility_lake.bronze.ingest import ingest_hours
 from mobility_lake.events.catalogue import TOPICS, Topic
-from mobility_lake.partitions import SINGLE_RUN, hours_in
+from mobility_lake.partitions import SINGLE_RUN, hour_key, hours_in
+
+# Metadata of a bronze materialization: new rows per event hour, so late data re-runs exactly those silver hours.
+EVENT_HOURS_METADATA = "new_rows_by_event_hour"
 from mobility_lake.resources import LakeResource
 
 
@@ -60,6 +63,7 @@ def bronze_asset(topic: Topic, partitions_def: dg.PartitionsDefinition) -> dg.As
                 "files_already_ingested": report.files_already_ingested,
                 "rows_added": report.rows_added,
                 "error_rows_by_reason": dict(sorted(report.errors.items())),
+                EVENT_HOURS_METADATA: {hour_key(h): n for h, n in sorted(report.event_hours.items())},
             }
         )
 

@@ -16,6 +16,7 @@ import polars as pl
 from mobility_lake.bronze.ledger import arrival_date, ingested_files
 from mobility_lake.bronze.records import BRONZE_COLUMNS, records_from_file
 from mobility_lake.events.catalogue import TELEMETRY, topic_for_table
+from mobility_lake.events.envelope import parse_event_time
 from mobility_lake.landing import LandingFile, hour_folder, parse_landing_key
 from mobility_lake.storage import Lake, ObjectInfo, sql_literal
 
@@ -33,12 +34,14 @@ class IngestReport:
     files_already_ingested: int = 0
     rows_added: int = 0
     errors: Counter = field(default_factory=Counter)
+    event_hours: Counter = field(default_factory=Counter)  # new rows per event hour: what silver must redo
 
     def merge(self, other: "IngestReport") -> None:
         self.files_added += other.files_added
         self.files_already_ingested += other.files_already_ingested
         self.rows_added += other.rows_added
         self.errors.update(other.errors)
+        self.event_hours.update(other.event_hours)
 
 
 def landed_files(lake: Lake, table: str, hour: datetime) -> list[tuple[LandingFile, ObjectInfo]]:
@@ -57,6 +60,7 @@ ORIGIN_COLUMNS = {
     "ingested_at": pl.Datetime("us", "UTC"),
     "arrival_hour": pl.Datetime("us", "UTC"),
     "arrival_date": pl.String(),
+    "event_hour": pl.Datetime("us", "UTC"),
 }
 
 
@@ -106,7 +110,7 @@ def _ingest_batch(lake: Lake, table: str, hour: datetime, batch: list[LandingFil
     def prepare() -> tuple[pl.DataFrame, str] | None:
         done = ingested_files(lake, table, [hour])
         todo = [f for f in batch if f.key not in done]
-        report.files_added, report.rows_added, report.errors = 0, 0, Counter()
+        report.files_added, report.rows_added, report.errors, report.event_hours = 0, 0, Counter(), Counter()
         if not todo:
             return None
         ingested_at = datetime.now(timezone.utc)
@@ -115,6 +119,7 @@ def _ingest_batch(lake: Lake, table: str, hour: datetime, batch: list[LandingFil
         report.files_added = len(todo)
         report.rows_added = data.height
         report.errors = Counter(data["error"].drop_nulls().str.extract(r"^([a-z_0-9]+)", 1).to_list())
+        report.event_hours = Counter(dict(data.group_by("event_hour").len().drop_nulls("event_hour").iter_rows()))
         keys = ", ".join(sql_literal(f.key) for f in todo)
         predicate = f"arrival_date = {sql_literal(arrival_date(hour))} AND landing_file IN ({keys})"
         return data, predicate
@@ -131,4 +136,5 @@ def _file_rows(lake: Lake, table: str, landing: LandingFile, hour: datetime, ing
         pl.lit(ingested_at, pl.Datetime("us", "UTC")).alias("ingested_at"),
         pl.lit(hour, pl.Datetime("us", "UTC")).alias("arrival_hour"),
         pl.lit(arrival_date(hour)).alias("arrival_date"),
+        parse_event_time(pl.col("time")).dt.truncate("1h").alias("event_hour"),
     ).select(list(bronze_schema(table)))

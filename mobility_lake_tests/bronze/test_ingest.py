@@ -114,3 +114,18 @@ def test_many_files_commit_in_bounded_batches(lake, monkeypatch):
     history = lake.delta_table("bronze", "domain_events").history()
     assert len(history) > 2
     assert lake.read("bronze", "domain_events").height == 10
+
+
+def test_rows_carry_their_parsed_event_hour_and_the_report_counts_new_rows_per_event_hour(lake):
+    events = [
+        {"specversion": "1.0", "id": "1", "source": "//s", "type": "t", "time": "2026-03-10T07:59:59.999Z"},
+        {"specversion": "1.0", "id": "2", "source": "//s", "type": "t", "time": "2026-03-10T09:10:00+01:00"},
+        {"specversion": "1.0", "id": "3", "source": "//s", "type": "t", "time": "2026-03-10 06:00:00z"},
+        {"specversion": "1.0", "id": "4", "source": "//s", "type": "t", "time": "yesterday"},
+    ]
+    land(lake, H8, "a.jsonl", b"\n".join(orjson.dumps(e) for e in events))
+    report = ingest_hours(lake, "domain_events", [H8])
+    h7, h6 = datetime(2026, 3, 10, 7, tzinfo=timezone.utc), datetime(2026, 3, 10, 6, tzinfo=timezone.utc)
+    assert dict(report.event_hours) == {h7: 1, H8: 1, h6: 1}
+    table = lake.read("bronze", "domain_events").sort("record_number")
+    assert table["event_hour"].to_list() == [h7, H8, h6, None]

@@ -1,0 +1,49 @@
+"""The asset graph as the UI shows it: a snapshot, so any change to lineage is a reviewed change."""
+
+import subprocess
+import sys
+
+from mobility_lake.definitions import build_definitions
+from mobility_lake.settings import load_settings
+
+EXPECTED_GRAPH = {
+    "bronze/app_events": ["landing/customers_app_events"],
+    "bronze/domain_events": ["landing/domain_events"],
+    "bronze/payment_events": ["landing/payment_events"],
+    "bronze/vehicle_telemetry": ["landing/veh_events_raw"],
+    "bronze/weather": ["landing/external_weather"],
+    "landing/customers_app_events": [],
+    "landing/domain_events": [],
+    "landing/external_weather": [],
+    "landing/payment_events": [],
+    "landing/veh_events_raw": [],
+}
+
+
+def test_asset_graph_snapshot():
+    graph = build_definitions(load_settings({})).resolve_asset_graph()
+    snapshot = {
+        key.to_user_string(): sorted(p.to_user_string() for p in graph.get(key).parent_keys)
+        for key in graph.get_all_asset_keys()
+    }
+    assert snapshot == EXPECTED_GRAPH
+
+
+def test_bronze_assets_are_hourly_from_the_configured_start_with_single_run_backfills():
+    settings = load_settings({"MOBILITY_LAKE_START": "2026-03-01-06:00"})
+    graph = build_definitions(settings).resolve_asset_graph()
+    for key in graph.get_all_asset_keys():
+        node = graph.get(key)
+        if key.path[0] == "bronze":
+            assert node.partitions_def.get_first_partition_key() == "2026-03-01-06:00"
+            assert node.backfill_policy.max_partitions_per_run is None
+
+
+def test_definitions_load_without_warnings():
+    completed = subprocess.run(
+        [sys.executable, "-W", "error", "-c", "import mobility_lake.definitions as d; assert d.defs"],
+        capture_output=True,
+        text=True,
+    )
+    assert completed.returncode == 0, completed.stderr[-2000:]
+    assert completed.stderr == ""
