@@ -9,7 +9,7 @@ Anything a sensor misses is still caught by re-running its hour, since bronze ke
 
 import json
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from mobility_lake.events.catalogue import TOPICS_BY_NAME
 from mobility_lake.landing import LandingFile, parse_landing_key
@@ -35,15 +35,6 @@ class Cursor:
         return cls(watermark=float(state["watermark"]), seen=frozenset(state["seen"]))
 
 
-@dataclass(frozen=True)
-class HourRange:
-    """Consecutive arrival hours [start, end) to ingest, and the bronze tables with new files in them."""
-
-    start: datetime
-    end: datetime
-    tables: tuple[str, ...]
-
-
 def new_files(listing: list[ObjectInfo], cursor: Cursor) -> tuple[list[LandingFile], Cursor]:
     """The landing files not seen before, and the cursor that remembers them."""
     floor = cursor.watermark - GRACE_SECONDS
@@ -59,17 +50,9 @@ def new_files(listing: list[ObjectInfo], cursor: Cursor) -> tuple[list[LandingFi
     return sorted(fresh), Cursor(watermark=watermark, seen=seen)
 
 
-def hour_ranges(files: list[LandingFile]) -> list[HourRange]:
-    """Group the files' arrival hours into runs of consecutive hours, each with the tables it touches."""
+def tables_by_hour(files: list[LandingFile]) -> dict[datetime, set[str]]:
+    """The bronze tables that received new files, per arrival hour."""
     by_hour: dict[datetime, set[str]] = {}
     for landing in files:
         by_hour.setdefault(landing.hour, set()).add(TOPICS_BY_NAME[landing.topic].bronze_table)
-    ranges: list[HourRange] = []
-    for hour in sorted(by_hour):
-        last = ranges[-1] if ranges else None
-        if last is not None and last.end == hour:
-            tables = tuple(sorted(set(last.tables) | by_hour[hour]))
-            ranges[-1] = HourRange(last.start, hour + timedelta(hours=1), tables)
-        else:
-            ranges.append(HourRange(hour, hour + timedelta(hours=1), tuple(sorted(by_hour[hour]))))
-    return ranges
+    return by_hour

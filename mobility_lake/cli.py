@@ -103,8 +103,8 @@ def cmd_materialize(args: argparse.Namespace, settings) -> int:
 
 
 def _materialize(settings, start: datetime, end: datetime) -> None:
-    from mobility_lake.definitions import BRONZE_JOB, build_definitions
-    from mobility_lake.runs import ChunkResult, materialize_range, persistent_instance
+    from mobility_lake.definitions import BRONZE_JOB, SILVER_JOB, build_definitions
+    from mobility_lake.runs import ChunkResult, materialize, persistent_instance
 
     if start < settings.start:
         raise UsageError(
@@ -113,17 +113,21 @@ def _materialize(settings, start: datetime, end: datetime) -> None:
         )
 
     def report(chunk: ChunkResult) -> None:
-        rows = sum(int(m.get("rows_added", 0)) for m in chunk.metadata.values())
-        files = sum(int(m.get("files_added", 0)) for m in chunk.metadata.values())
-        print(
-            f"  {chunk.job} {chunk.start:%Y-%m-%dT%H:%M} .. {chunk.end:%Y-%m-%dT%H:%M}: "
-            f"{files} new file(s), {rows} row(s) in {chunk.seconds:.1f} s",
-            flush=True,
-        )
+        values = chunk.metadata.values()
+        if chunk.job == BRONZE_JOB:
+            files = sum(int(m.get("files_added", 0)) for m in values)
+            done = f"{files} new file(s), {sum(int(m.get('rows_added', 0)) for m in values)} row(s)"
+        else:
+            done = (
+                f"{sum(int(m.get('silver_rows', 0)) for m in values)} silver row(s), "
+                f"{sum(int(m.get('quarantined_rows', 0)) for m in values)} quarantined"
+            )
+        print(f"  {chunk.job} {chunk.start:%Y-%m-%dT%H:%M} .. {chunk.end:%Y-%m-%dT%H:%M}: {done} in {chunk.seconds:.1f} s",
+              flush=True)
 
     instance = persistent_instance()
     print(f"materializing {start:%Y-%m-%dT%H:%M} .. {end:%Y-%m-%dT%H:%M} into {settings.root}", flush=True)
-    materialize_range(build_definitions(settings), [BRONZE_JOB], start, end, instance, on_chunk=report)
+    materialize(build_definitions(settings), settings, start, end, instance, report, (BRONZE_JOB, SILVER_JOB))
 
 
 def cmd_demo(args: argparse.Namespace, settings) -> int:

@@ -1,7 +1,7 @@
 """Partitions of the lake: hourly from MOBILITY_LAKE_START, including the hour now arriving."""
 
 import warnings
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 
 import dagster as dg
 
@@ -32,3 +32,19 @@ def hours_in(start: datetime, end: datetime) -> list[datetime]:
 
 def hour_key(hour: datetime) -> str:
     return hour.strftime(START_FORMAT)
+
+
+def parse_hour_key(key: str) -> datetime:
+    return datetime.strptime(key, START_FORMAT).replace(tzinfo=timezone.utc)
+
+
+def consecutive_ranges(hours: dict[datetime, set[str]]) -> list[tuple[datetime, datetime, tuple[str, ...]]]:
+    """Group hours into runs of consecutive hours [start, end), each with the union of its hours' names."""
+    ranges: list[tuple[datetime, datetime, tuple[str, ...]]] = []
+    for hour in sorted(hours):
+        if ranges and ranges[-1][1] == hour:
+            start, _, names = ranges[-1]
+            ranges[-1] = (start, hour + HOUR, tuple(sorted(set(names) | hours[hour])))
+        else:
+            ranges.append((hour, hour + HOUR, tuple(sorted(hours[hour]))))
+    return ranges

@@ -30,3 +30,9 @@ class LakeResource(dg.ConfigurableResource):
 
     def lake(self) -> Lake:
         return Lake(self.settings())
+
+
+class QualityPolicy(dg.ConfigurableResource):
+    """Thresholds of the data-quality checks, set per deployment (in the UI's launchpad or definitions)."""
+
+    max_quarantine_share: float = 0.05

@@ -1,7 +1,8 @@
 """Materialize hour ranges through Dagster in the persistent instance, so every run shows in the UI.
 
-Ranges run as single runs of at most a day of hours each (one run per chunk keeps memory bounded and gives
-progress), in dependency order of the layers.
+Bronze runs over the arrival hours asked for; silver then runs over the same hours plus every earlier
+hour that late rows among the new bronze rows touch (within the lateness window), exactly as the sensors
+would do it. Each stretch of hours runs as single runs of at most a day each (bounded memory, progress).
 """
 
 import shutil
@@ -12,8 +13,10 @@ from datetime import datetime, timedelta
 
 import dagster as dg
 
-from mobility_lake.partitions import HOUR, hour_key
-from mobility_lake.settings import PROJECT_ROOT, dagster_home
+from mobility_lake.bronze.assets import NEW_ROWS_METADATA, decode_new_rows
+from mobility_lake.partitions import HOUR, consecutive_ranges, hour_key, hours_in
+from mobility_lake.placement import due_hours
+from mobility_lake.settings import PROJECT_ROOT, Settings, dagster_home
 
 CHUNK = timedelta(hours=24)
 RANGE_START_TAG = "dagster/asset_partition_range_start"
@@ -43,27 +46,23 @@ def range_tags(start: datetime, end: datetime) -> dict[str, str]:
     return {RANGE_START_TAG: hour_key(start), RANGE_END_TAG: hour_key(end - HOUR)}
 
 
-def materialize_range(
+def run_job(
     defs: dg.Definitions,
-    job_names: list[str],
-    start: datetime,
-    end: datetime,
+    job_name: str,
+    ranges: list[tuple[datetime, datetime]],
     instance: dg.DagsterInstance,
-    on_chunk: Callable[[ChunkResult], None] = lambda _: None,
+    on_chunk: Callable[[ChunkResult], None],
 ) -> list[ChunkResult]:
-    """Run each job over [start, end) in chunks; raises on the first failed run, naming it."""
+    """Run a job over each range in chunks; raises on the first failed run, naming it."""
+    job = defs.resolve_job_def(job_name)
     results = []
-    for job_name in job_names:
-        job = defs.resolve_job_def(job_name)
+    for start, end in ranges:
         chunk_start = start
         while chunk_start < end:
             chunk_end = min(chunk_start + CHUNK, end)
             began = time.monotonic()
             result = job.execute_in_process(
-                instance=instance,
-                tags=range_tags(chunk_start, chunk_end),
-                run_config=QUIET_LOGS,
-                raise_on_error=False,
+                instance=instance, tags=range_tags(chunk_start, chunk_end), run_config=QUIET_LOGS, raise_on_error=False
             )
             if not result.success:
                 raise RuntimeError(
@@ -80,3 +79,34 @@ def materialize_range(
             results.append(chunk)
             chunk_start = chunk_end
     return results
+
+
+def silver_ranges(
+    bronze_chunks: list[ChunkResult], start: datetime, end: datetime, settings: Settings
+) -> list[tuple[datetime, datetime]]:
+    """[start, end) plus the hours that the new bronze rows touch within the lateness window."""
+    due = {hour: {"silver"} for hour in hours_in(start, end)}
+    for chunk in bronze_chunks:
+        for metadata in chunk.metadata.values():
+            if NEW_ROWS_METADATA in metadata:
+                found = due_hours(
+                    decode_new_rows(metadata[NEW_ROWS_METADATA]),
+                    settings.start,
+                    timedelta(hours=settings.lateness_hours),
+                )
+                due.update({hour: {"silver"} for hour in found.hours})
+    return [(s, e) for s, e, _ in consecutive_ranges(due)]
+
+
+def materialize(
+    defs: dg.Definitions,
+    settings: Settings,
+    start: datetime,
+    end: datetime,
+    instance: dg.DagsterInstance,
+    on_chunk: Callable[[ChunkResult], None] = lambda _: None,
+    jobs: tuple[str, str] = ("bronze_hourly", "silver_hourly"),
+) -> list[ChunkResult]:
+    bronze_job, silver_job = jobs
+    bronze = run_job(defs, bronze_job, [(start, end)], instance, on_chunk)
+    return bronze + run_job(defs, silver_job, silver_ranges(bronze, start, end, settings), instance, on_chunk)

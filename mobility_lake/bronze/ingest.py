@@ -34,7 +34,8 @@ class IngestReport:
     files_already_ingested: int = 0
     rows_added: int = 0
     errors: Counter = field(default_factory=Counter)
-    event_hours: Counter = field(default_factory=Counter)  # new rows per event hour: what silver must redo
+    # new rows per (arrival hour, event hour or None): which silver hours the new rows touch
+    event_hours: Counter = field(default_factory=Counter)
 
     def merge(self, other: "IngestReport") -> None:
         self.files_added += other.files_added
@@ -119,7 +120,7 @@ def _ingest_batch(lake: Lake, table: str, hour: datetime, batch: list[LandingFil
         report.files_added = len(todo)
         report.rows_added = data.height
         report.errors = Counter(data["error"].drop_nulls().str.extract(r"^([a-z_0-9]+)", 1).to_list())
-        report.event_hours = Counter(dict(data.group_by("event_hour").len().drop_nulls("event_hour").iter_rows()))
+        report.event_hours = Counter({(hour, e): n for e, n in data.group_by("event_hour").len().iter_rows()})
         keys = ", ".join(sql_literal(f.key) for f in todo)
         predicate = f"arrival_date = {sql_literal(arrival_date(hour))} AND landing_file IN ({keys})"
         return data, predicate

@@ -126,6 +126,6 @@ def test_rows_carry_their_parsed_event_hour_and_the_report_counts_new_rows_per_e
     land(lake, H8, "a.jsonl", b"\n".join(orjson.dumps(e) for e in events))
     report = ingest_hours(lake, "domain_events", [H8])
     h7, h6 = datetime(2026, 3, 10, 7, tzinfo=timezone.utc), datetime(2026, 3, 10, 6, tzinfo=timezone.utc)
-    assert dict(report.event_hours) == {h7: 1, H8: 1, h6: 1}
+    assert dict(report.event_hours) == {(H8, h7): 1, (H8, H8): 1, (H8, h6): 1, (H8, None): 1}
     table = lake.read("bronze", "domain_events").sort("record_number")
     assert table["event_hour"].to_list() == [h7, H8, h6, None]

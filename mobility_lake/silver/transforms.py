@@ -1,0 +1,190 @@
+"""The silver core: one hour of bronze rows in, that hour's silver rows and quarantine rows out.
+
+Plain polars, no Dagster. Redelivered copies of an event (same `source` and `id`) are removed first,
+keeping the copy that landed first; every other row is validated (`validate.py`), typed (`payload.py`),
+enriched and masked. Each bronze row of the hour ends as exactly one of: a silver row, a quarantine row,
+or a removed duplicate.
+"""
+
+from dataclasses import dataclass
+from datetime import datetime
+
+import polars as pl
+
+from mobility_lake.events.envelope import parse_event_time
+from mobility_lake.silver.fx import to_eur
+from mobility_lake.silver.payload import decode_payload
+from mobility_lake.silver.pii import mask_email, mask_phone
+from mobility_lake.silver.tables import TIMESTAMP, SilverTable
+from mobility_lake.silver.validate import ROW, envelope_failures, first_failure, payload_failures
+from mobility_lake.silver.zones import Zones, assign_zones
+
+ENVELOPE = {
+    "event_id": pl.String(),
+    "event_source": pl.String(),
+    "event_type": pl.String(),
+    "event_time": TIMESTAMP,
+    "event_subject": pl.String(),
+}
+LINEAGE = {"landing_file": pl.String(), "record_number": pl.Int64(), "ingested_at": TIMESTAMP}
+QUARANTINE = {
+    "event_id": pl.String(),
+    "event_source": pl.String(),
+    "event_type": pl.String(),
+    "event_time": TIMESTAMP,
+    "rule": pl.String(),
+    "reason": pl.String(),
+    "landing_file": pl.String(),
+    "record_number": pl.Int64(),
+    "arrival_hour": TIMESTAMP,
+    "ingested_at": TIMESTAMP,
+    "partition_hour": TIMESTAMP,
+    "partition_date": pl.Date(),
+}
+FX_PRIORITY = 5000
+
+
+@dataclass(frozen=True)
+class Reference:
+    """The reference data silver enriches with."""
+
+    zones: Zones
+    fx_rates: pl.DataFrame
+
+
+@dataclass(frozen=True)
+class SilverResult:
+    silver: pl.DataFrame
+    quarantine: pl.DataFrame
+    bronze_rows: int
+    duplicates: int
+
+
+def derived_columns(table: SilverTable) -> dict[str, pl.DataType]:
+    """Columns silver adds after the payload, per table."""
+    columns: dict[str, pl.DataType] = {}
+    if "latitude" in table.payload_columns:
+        columns |= {"zone_id": pl.String(), "zone_name": pl.String()}
+    if table.name == "vehicle_telemetry":
+        columns["battery_status"] = pl.String()
+    if table.name == "booking_events":
+        columns |= {"trip_duration_min": pl.Float64(), "fare_amount_eur": pl.Float64()}
+    if table.name == "payment_events":
+        columns["amount_eur"] = pl.Float64()
+    return columns | {"date": pl.Date(), "hour": pl.Int8()}
+
+
+def silver_columns(table: SilverTable) -> dict[str, pl.DataType]:
+    return ENVELOPE | table.payload_columns | derived_columns(table) | LINEAGE
+
+
+def build_silver(
+    bronze: pl.DataFrame, table: SilverTable, hour: datetime, first_hour: datetime, reference: Reference
+) -> SilverResult:
+    """Silver and quarantine rows of one silver hour, from all bronze rows placed in that hour."""
+    frame = (
+        bronze.sort("arrival_hour", "landing_file", "record_number", nulls_last=True)
+        .with_row_index(ROW)
+        .with_columns(parse_event_time(pl.col("time")).alias("event_time"))
+    )
+    identified = pl.col("id").is_not_null() & pl.col("source").is_not_null()
+    kept = pl.concat(
+        [
+            frame.filter(identified).unique(["source", "id"], keep="first", maintain_order=True),
+            frame.filter(~identified),
+        ]
+    ).sort(ROW)
+    duplicates = frame.height - kept.height
+
+    envelope = envelope_failures(kept, table, first_hour)
+    passing = kept.join(envelope.select(ROW), on=ROW, how="anti")
+    typed, invalid_types = decode_payload(passing, table)
+    failures = [envelope, payload_failures(typed, invalid_types, table)]
+
+    silver = _enrich(_assemble(passing, typed, table), table, reference)
+    failures.append(_fx_failures(silver, table))
+    failed = first_failure(pl.concat(failures, how="vertical"))
+    silver = silver.join(failed.select(ROW), on=ROW, how="anti").select(list(silver_columns(table)))
+    quarantine = _quarantine(kept.join(failed, on=ROW), hour)
+    return SilverResult(silver=silver, quarantine=quarantine, bronze_rows=frame.height, duplicates=duplicates)
+
+
+def _assemble(passing: pl.DataFrame, typed: pl.DataFrame, table: SilverTable) -> pl.DataFrame:
+    envelope = passing.select(
+        ROW,
+        pl.col("id").alias("event_id"),
+        pl.col("source").alias("event_source"),
+        pl.col("type").alias("event_type"),
+        "event_time",
+        pl.col("subject").alias("event_subject"),
+        *LINEAGE,
+    )
+    return envelope.join(typed.drop("event_type"), on=ROW, how="left")
+
+
+def _enrich(frame: pl.DataFrame, table: SilverTable, reference: Reference) -> pl.DataFrame:
+    columns = table.payload_columns
+    if "latitude" in columns:
+        if "end_latitude" in columns:
+            frame = frame.with_columns(
+                pl.coalesce("latitude", "end_latitude").alias("_zone_lat"),
+                pl.coalesce("longitude", "end_longitude").alias("_zone_lon"),
+            )
+        else:
+            frame = frame.with_columns(pl.col("latitude").alias("_zone_lat"), pl.col("longitude").alias("_zone_lon"))
+        frame = assign_zones(frame, "_zone_lat", "_zone_lon", reference.zones).drop("_zone_lat", "_zone_lon")
+    if "battery_level" in columns:
+        level = pl.col("battery_level")
+        frame = frame.with_columns(
+            pl.when(level < 10)
+            .then(pl.lit("critical"))
+            .when(level < 30)
+            .then(pl.lit("low"))
+            .when(level < 70)
+            .then(pl.lit("medium"))
+            .when(level.is_not_null())
+            .then(pl.lit("good"))
+            .alias("battery_status")
+        )
+    if "started_at" in columns:
+        minutes = (pl.col("ended_at") - pl.col("started_at")).dt.total_microseconds() / 60_000_000
+        frame = frame.with_columns(minutes.alias("trip_duration_min"))
+        frame = to_eur(frame, "fare_amount", "currency", "event_time", "fare_amount_eur", reference.fx_rates)
+    if "amount" in columns:
+        frame = to_eur(frame, "amount", "currency", "event_time", "amount_eur", reference.fx_rates)
+    if "email" in columns:
+        frame = frame.with_columns(mask_email(pl.col("email")).alias("email"), mask_phone(pl.col("phone")).alias("phone"))
+    return frame.with_columns(
+        pl.col("event_time").dt.date().alias("date"), pl.col("event_time").dt.hour().cast(pl.Int8).alias("hour")
+    )
+
+
+def _fx_failures(silver: pl.DataFrame, table: SilverTable) -> pl.DataFrame:
+    pairs = [("fare_amount", "fare_amount_eur"), ("amount", "amount_eur")]
+    missing = pl.lit(False)
+    for amount, eur in pairs:
+        if eur in silver.columns:
+            missing = missing | (pl.col(amount).is_not_null() & pl.col(eur).is_null())
+    return silver.filter(missing).select(
+        ROW,
+        pl.lit("enrichment.fx_rate").alias("rule"),
+        pl.lit("missing_fx_rate").alias("reason"),
+        pl.lit(FX_PRIORITY, pl.Int32).alias("priority"),
+    )
+
+
+def _quarantine(rejected: pl.DataFrame, hour: datetime) -> pl.DataFrame:
+    return rejected.select(
+        pl.col("id").alias("event_id"),
+        pl.col("source").alias("event_source"),
+        pl.col("type").alias("event_type"),
+        "event_time",
+        "rule",
+        "reason",
+        "landing_file",
+        "record_number",
+        "arrival_hour",
+        "ingested_at",
+        pl.lit(hour, TIMESTAMP).alias("partition_hour"),
+        pl.lit(hour.date(), pl.Date).alias("partition_date"),
+    ).cast(QUARANTINE)
