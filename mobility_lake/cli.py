@@ -8,6 +8,7 @@ import sys
 import time
 from datetime import datetime, timedelta, timezone
 
+from mobility_lake.runs import RunFailed
 from mobility_lake.settings import SettingsError, load_settings
 
 TIME_FORMATS = ("%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%dT%H")
@@ -83,6 +84,9 @@ def main(argv: list[str] | None = None) -> int:
     except (UsageError, SettingsError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    except RunFailed as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
 
 
 def cmd_simulate(args: argparse.Namespace, settings) -> int:
@@ -124,6 +128,8 @@ def _materialize(settings, start: datetime, end: datetime) -> None:
             )
         print(f"  {chunk.job} {chunk.start:%Y-%m-%dT%H:%M} .. {chunk.end:%Y-%m-%dT%H:%M}: {done} in {chunk.seconds:.1f} s",
               flush=True)
+        for check in chunk.failed_checks:
+            print(f"  check failed: {check}", flush=True)
 
     instance = persistent_instance()
     print(f"materializing {start:%Y-%m-%dT%H:%M} .. {end:%Y-%m-%dT%H:%M} into {settings.root}", flush=True)

@@ -13,7 +13,7 @@ BRONZE_JOB = "bronze_hourly"
 SILVER_JOB = "silver_hourly"
 
 
-def build_definitions(settings: Settings) -> dg.Definitions:
+def build_definitions(settings: Settings, quality: QualityPolicy | None = None) -> dg.Definitions:
     hourly = hourly_partitions(settings)
     return dg.Definitions(
         assets=[*landing_specs(), *bronze_assets(hourly), *silver_assets(hourly)],
@@ -22,7 +22,7 @@ def build_definitions(settings: Settings) -> dg.Definitions:
             dg.define_asset_job(SILVER_JOB, selection=dg.AssetSelection.groups("silver")),
         ],
         sensors=[landing_sensor(hourly), silver_sensor(hourly, settings.lateness_hours)],
-        resources={"lake": LakeResource.from_settings(settings), "quality_policy": QualityPolicy()},
+        resources={"lake": LakeResource.from_settings(settings), "quality_policy": quality or QualityPolicy()},
     )
 
 

@@ -24,6 +24,10 @@ RANGE_END_TAG = "dagster/asset_partition_range_end"
 QUIET_LOGS = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
 
 
+class RunFailed(RuntimeError):
+    """A run failed (a step raised, or a blocking check failed); the message names the run to open in the UI."""
+
+
 @dataclass(frozen=True)
 class ChunkResult:
     job: str
@@ -31,6 +35,7 @@ class ChunkResult:
     end: datetime
     seconds: float
     metadata: dict[str, dict[str, object]]
+    failed_checks: tuple[str, ...]  # "asset/check" of every check that did not pass
 
 
 def persistent_instance() -> dg.DagsterInstance:
@@ -65,7 +70,7 @@ def run_job(
                 instance=instance, tags=range_tags(chunk_start, chunk_end), run_config=QUIET_LOGS, raise_on_error=False
             )
             if not result.success:
-                raise RuntimeError(
+                raise RunFailed(
                     f"run {result.run_id} of {job_name} for {hour_key(chunk_start)}..{hour_key(chunk_end)} failed; "
                     "see it in the Dagster UI"
                 )
@@ -74,7 +79,10 @@ def run_job(
                 for event in result.get_asset_materialization_events()
                 if event.asset_key is not None
             }
-            chunk = ChunkResult(job_name, chunk_start, chunk_end, time.monotonic() - began, metadata)
+            failed = tuple(
+                f"{e.asset_key.to_user_string()}/{e.check_name}" for e in result.get_asset_check_evaluations() if not e.passed
+            )
+            chunk = ChunkResult(job_name, chunk_start, chunk_end, time.monotonic() - began, metadata, failed)
             on_chunk(chunk)
             results.append(chunk)
             chunk_start = chunk_end

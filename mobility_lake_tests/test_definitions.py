@@ -17,7 +17,13 @@ EXPECTED_GRAPH = {
     "landing/external_weather": [],
     "landing/payment_events": [],
     "landing/veh_events_raw": [],
+    "silver/app_events": ["bronze/app_events"],
+    "silver/booking_events": ["bronze/domain_events"],
+    "silver/payment_events": ["bronze/payment_events"],
+    "silver/vehicle_telemetry": ["bronze/vehicle_telemetry"],
+    "silver/weather": ["bronze/weather"],
 }
+SILVER_CHECKS = ["conservation", "quarantine_share", "silver_schema", "unique_identity"]
 
 
 def test_asset_graph_snapshot():
@@ -29,12 +35,23 @@ def test_asset_graph_snapshot():
     assert snapshot == EXPECTED_GRAPH
 
 
+def test_every_silver_asset_declares_its_blocking_checks():
+    defs = build_definitions(load_settings({}))
+    graph = defs.resolve_asset_graph()
+    for key in graph.get_all_asset_keys():
+        if key.path[0] != "silver":
+            continue
+        specs = list(defs.resolve_assets_def(key).check_specs)
+        assert sorted(s.name for s in specs) == SILVER_CHECKS
+        assert all(s.blocking for s in specs)
+
+
 def test_bronze_assets_are_hourly_from_the_configured_start_with_single_run_backfills():
     settings = load_settings({"MOBILITY_LAKE_START": "2026-03-01-06:00"})
     graph = build_definitions(settings).resolve_asset_graph()
     for key in graph.get_all_asset_keys():
         node = graph.get(key)
-        if key.path[0] == "bronze":
+        if key.path[0] in ("bronze", "silver"):
             assert node.partitions_def.get_first_partition_key() == "2026-03-01-06:00"
             assert node.backfill_policy.max_partitions_per_run is None
 
