@@ -36,7 +36,9 @@ def ensure_environment() -> None:
         if subprocess.run([str(python), "-m", "pip", "--version"], capture_output=True).returncode:
             run(python, "-m", "ensurepip", "--upgrade")
         run(python, "-m", "pip", "install", "--quiet", f"uv=={UV_VERSION}")
-    digest = hashlib.sha256((ROOT / "uv.lock").read_bytes() + (ROOT / "pyproject.toml").read_bytes()).hexdigest()
+    digest = hashlib.sha256(
+        (ROOT / "uv.lock").read_bytes() + (ROOT / "pyproject.toml").read_bytes()
+    ).hexdigest()
     stamp = VENV / ".synced-lock"
     if stamp.exists() and stamp.read_text() == digest:
         return

@@ -6,7 +6,7 @@ A bad argument or setting exits with status 2 and one line that says what was ex
 import argparse
 import sys
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from mobility_lake.runs import RunFailed
 from mobility_lake.settings import SettingsError, load_settings
@@ -30,7 +30,7 @@ def iso_hour(text: str) -> datetime:
     cleaned = text.strip().removesuffix("Z").removesuffix("+00:00")
     for fmt in TIME_FORMATS:
         try:
-            value = datetime.strptime(cleaned, fmt).replace(tzinfo=timezone.utc)
+            value = datetime.strptime(cleaned, fmt).replace(tzinfo=UTC)
         except ValueError:
             continue
         if value.minute or value.second:
@@ -70,7 +70,9 @@ def build_parser() -> argparse.ArgumentParser:
     mat = commands.add_parser("materialize", help="run the lake's assets for the hours in [start, end)")
     mat.add_argument("--start", type=iso_hour, required=True)
     mat.add_argument("--end", type=iso_hour, required=True)
-    commands.add_parser("demo", help="simulate a few hours of a small fleet, materialize them, print a summary")
+    commands.add_parser(
+        "demo", help="simulate a few hours of a small fleet, materialize them, print a summary"
+    )
     return parser
 
 
@@ -126,8 +128,10 @@ def _materialize(settings, start: datetime, end: datetime) -> None:
                 f"{sum(int(m.get('silver_rows', 0)) for m in values)} silver row(s), "
                 f"{sum(int(m.get('quarantined_rows', 0)) for m in values)} quarantined"
             )
-        print(f"  {chunk.job} {chunk.start:%Y-%m-%dT%H:%M} .. {chunk.end:%Y-%m-%dT%H:%M}: {done} in {chunk.seconds:.1f} s",
-              flush=True)
+        print(
+            f"  {chunk.job} {chunk.start:%Y-%m-%dT%H:%M} .. {chunk.end:%Y-%m-%dT%H:%M}: {done} in {chunk.seconds:.1f} s",
+            flush=True,
+        )
         for check in chunk.failed_checks:
             print(f"  check failed: {check}", flush=True)
 
@@ -146,7 +150,9 @@ def cmd_demo(args: argparse.Namespace, settings) -> int:
     start = settings.start
     end = start + timedelta(hours=DEMO_HOURS)
     summary = simulate(lake, start, DEMO_HOURS, vehicles=DEMO_VEHICLES, seed=7)
-    print(f"simulated {DEMO_HOURS} hours of {DEMO_VEHICLES} vehicles: {summary.files} files, {summary.lines} lines")
+    print(
+        f"simulated {DEMO_HOURS} hours of {DEMO_VEHICLES} vehicles: {summary.files} files, {summary.lines} lines"
+    )
     _materialize(settings, start, end)
     print(lake_summary(lake))
     print(f"demo finished in {time.monotonic() - began:.0f} s; open the UI with: {UI_HINT}")

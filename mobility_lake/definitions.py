@@ -22,7 +22,10 @@ def build_definitions(settings: Settings, quality: QualityPolicy | None = None) 
             dg.define_asset_job(SILVER_JOB, selection=dg.AssetSelection.groups("silver")),
         ],
         sensors=[landing_sensor(hourly), silver_sensor(hourly, settings.lateness_hours)],
-        resources={"lake": LakeResource.from_settings(settings), "quality_policy": quality or QualityPolicy()},
+        resources={
+            "lake": LakeResource.from_settings(settings),
+            "quality_policy": quality or QualityPolicy(),
+        },
     )
 
 

@@ -6,7 +6,7 @@ in the tree is ignored rather than misread.
 
 import re
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from mobility_lake.events.catalogue import LANDING_SUFFIXES, TOPICS_BY_NAME
 
@@ -45,7 +45,7 @@ def parse_landing_key(key: str) -> LandingFile | None:
         return None
     try:
         hour = datetime(
-            int(match["year"]), int(match["month"]), int(match["day"]), int(match["hour"]), tzinfo=timezone.utc
+            int(match["year"]), int(match["month"]), int(match["day"]), int(match["hour"]), tzinfo=UTC
         )
     except ValueError:
         return None

@@ -1,7 +1,7 @@
 """Partitions of the lake: hourly from MOBILITY_LAKE_START, including the hour now arriving."""
 
 import warnings
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import dagster as dg
 
@@ -35,7 +35,7 @@ def hour_key(hour: datetime) -> str:
 
 
 def parse_hour_key(key: str) -> datetime:
-    return datetime.strptime(key, START_FORMAT).replace(tzinfo=timezone.utc)
+    return datetime.strptime(key, START_FORMAT).replace(tzinfo=UTC)
 
 
 def consecutive_ranges(hours: dict[datetime, set[str]]) -> list[tuple[datetime, datetime, tuple[str, ...]]]:

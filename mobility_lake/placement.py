@@ -18,7 +18,11 @@ FUTURE_TOLERANCE = timedelta(hours=1)
 
 def silver_hour(event_hour: pl.Expr, arrival_hour: pl.Expr, first_hour: datetime) -> pl.Expr:
     """The silver hour of each bronze row (see the module docstring)."""
-    trusted = event_hour.is_not_null() & (event_hour <= arrival_hour + FUTURE_TOLERANCE) & (event_hour >= first_hour)
+    trusted = (
+        event_hour.is_not_null()
+        & (event_hour <= arrival_hour + FUTURE_TOLERANCE)
+        & (event_hour >= first_hour)
+    )
     return pl.when(trusted).then(event_hour).otherwise(arrival_hour)
 
 

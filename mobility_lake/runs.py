@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 
 import dagster as dg
 
-from mobility_lake.bronze.assets import NEW_ROWS_METADATA, decode_new_rows
+from mobility_lake.bronze.new_rows import NEW_ROWS_METADATA, decode_new_rows
 from mobility_lake.partitions import HOUR, consecutive_ranges, hour_key, hours_in
 from mobility_lake.placement import due_hours
 from mobility_lake.settings import PROJECT_ROOT, Settings, dagster_home
@@ -67,7 +67,10 @@ def run_job(
             chunk_end = min(chunk_start + CHUNK, end)
             began = time.monotonic()
             result = job.execute_in_process(
-                instance=instance, tags=range_tags(chunk_start, chunk_end), run_config=QUIET_LOGS, raise_on_error=False
+                instance=instance,
+                tags=range_tags(chunk_start, chunk_end),
+                run_config=QUIET_LOGS,
+                raise_on_error=False,
             )
             if not result.success:
                 raise RunFailed(
@@ -75,12 +78,16 @@ def run_job(
                     "see it in the Dagster UI"
                 )
             metadata = {
-                event.asset_key.to_user_string(): {k: v.value for k, v in event.materialization.metadata.items()}
+                event.asset_key.to_user_string(): {
+                    k: v.value for k, v in event.materialization.metadata.items()
+                }
                 for event in result.get_asset_materialization_events()
                 if event.asset_key is not None
             }
             failed = tuple(
-                f"{e.asset_key.to_user_string()}/{e.check_name}" for e in result.get_asset_check_evaluations() if not e.passed
+                f"{e.asset_key.to_user_string()}/{e.check_name}"
+                for e in result.get_asset_check_evaluations()
+                if not e.passed
             )
             chunk = ChunkResult(job_name, chunk_start, chunk_end, time.monotonic() - began, metadata, failed)
             on_chunk(chunk)

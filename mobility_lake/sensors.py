@@ -13,7 +13,8 @@ from datetime import datetime, timedelta
 import dagster as dg
 
 from mobility_lake.arrivals import Cursor, new_files, tables_by_hour
-from mobility_lake.bronze.assets import NEW_ROWS_METADATA, bronze_key, decode_new_rows
+from mobility_lake.bronze.assets import bronze_key
+from mobility_lake.bronze.new_rows import NEW_ROWS_METADATA, decode_new_rows
 from mobility_lake.events.catalogue import TOPICS
 from mobility_lake.landing import LANDING_PREFIX
 from mobility_lake.partitions import HOUR, consecutive_ranges, hour_key
@@ -40,7 +41,9 @@ def range_request(
 
 
 def _in_partitions(partitions_def: dg.TimeWindowPartitionsDefinition, start: datetime, end: datetime) -> bool:
-    return partitions_def.has_partition_key(hour_key(start)) and partitions_def.has_partition_key(hour_key(end - HOUR))
+    return partitions_def.has_partition_key(hour_key(start)) and partitions_def.has_partition_key(
+        hour_key(end - HOUR)
+    )
 
 
 def landing_sensor(partitions_def: dg.TimeWindowPartitionsDefinition) -> dg.SensorDefinition:
@@ -60,16 +63,24 @@ def landing_sensor(partitions_def: dg.TimeWindowPartitionsDefinition) -> dg.Sens
                 outside += 1
                 continue
             keys = "\n".join(f.key for f in fresh if start <= f.hour < end)
-            requests.append(range_request("bronze", tables, start, end, hashlib.sha256(keys.encode()).hexdigest()[:32]))
+            requests.append(
+                range_request("bronze", tables, start, end, hashlib.sha256(keys.encode()).hexdigest()[:32])
+            )
         if outside:
-            context.log.warning(f"{outside} range(s) of new files lie outside the partitions; run them by hand")
-        context.log.info(f"{len(listing)} landing files listed, {len(fresh)} new, {len(requests)} run(s) requested")
+            context.log.warning(
+                f"{outside} range(s) of new files lie outside the partitions; run them by hand"
+            )
+        context.log.info(
+            f"{len(listing)} landing files listed, {len(fresh)} new, {len(requests)} run(s) requested"
+        )
         return dg.SensorResult(run_requests=requests, cursor=cursor.serialize())
 
     return _sensor
 
 
-def silver_sensor(partitions_def: dg.TimeWindowPartitionsDefinition, lateness_hours: int) -> dg.SensorDefinition:
+def silver_sensor(
+    partitions_def: dg.TimeWindowPartitionsDefinition, lateness_hours: int
+) -> dg.SensorDefinition:
     first_hour = partitions_def.start
     lateness = timedelta(hours=lateness_hours)
 
@@ -114,7 +125,9 @@ def silver_sensor(partitions_def: dg.TimeWindowPartitionsDefinition, lateness_ho
             if _in_partitions(partitions_def, start, end):
                 requests.append(range_request("silver", tables, start, end, f"{marker}-{hour_key(start)}"))
         if too_late:
-            context.log.warning(f"{too_late} new bronze row(s) are later than the lateness window; re-run their hours")
+            context.log.warning(
+                f"{too_late} new bronze row(s) are later than the lateness window; re-run their hours"
+            )
         return dg.SensorResult(run_requests=requests, cursor=json.dumps(cursors, sort_keys=True))
 
     return _sensor

@@ -7,7 +7,7 @@ touches the lake. Credentials are never defaulted to empty strings: unset stays 
 import os
 import re
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -15,7 +15,13 @@ DEFAULT_ROOT = "data/lake"
 DEFAULT_START = "2025-01-01-00:00"
 DEFAULT_LATENESS_HOURS = 72
 START_FORMAT = "%Y-%m-%d-%H:%M"
-AWS_VARIABLES = ("AWS_ENDPOINT_URL", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_REGION", "AWS_ALLOW_HTTP")
+AWS_VARIABLES = (
+    "AWS_ENDPOINT_URL",
+    "AWS_ACCESS_KEY_ID",
+    "AWS_SECRET_ACCESS_KEY",
+    "AWS_REGION",
+    "AWS_ALLOW_HTTP",
+)
 _BUCKET = re.compile(r"^[a-z0-9][a-z0-9.\-]{1,61}[a-z0-9]$")
 
 
@@ -75,7 +81,7 @@ def parse_root(value: str) -> str:
 def parse_start(value: str) -> datetime:
     """The first hourly partition, `YYYY-MM-DD-HH:MM` UTC, on a whole hour."""
     try:
-        start = datetime.strptime(value.strip(), START_FORMAT).replace(tzinfo=timezone.utc)
+        start = datetime.strptime(value.strip(), START_FORMAT).replace(tzinfo=UTC)
     except ValueError:
         raise SettingsError(
             f"MOBILITY_LAKE_START is '{value}': expected a UTC hour as YYYY-MM-DD-HH:MM, e.g. 2025-01-01-00:00"

@@ -114,7 +114,9 @@ class Lake:
         predicate = f"{column} >= {sql_literal(start)} AND {column} < {sql_literal(end)}"
         self.replace_where(layer, table, data, predicate, partition_by)
 
-    def ensure_table(self, layer: str, table: str, schema: pl.Schema, partition_by: list[str] | None = None) -> None:
+    def ensure_table(
+        self, layer: str, table: str, schema: pl.Schema, partition_by: list[str] | None = None
+    ) -> None:
         """Create the table empty with `schema` unless it exists; safe when several runs race to create it."""
         uri = self.table_uri(layer, table)
         arrow_schema = pl.DataFrame(schema=schema).to_arrow().schema

@@ -20,5 +20,7 @@ def lake_summary(lake: Lake) -> str:
             pl.col("error").is_not_null().sum().alias("errors"),
         ).collect()
         rows, files, errors = stats.row(0)
-        lines.append(f"  bronze.{topic.bronze_table:<20} {rows:>10,} rows from {files:>4} files, {errors:>5} error rows")
+        lines.append(
+            f"  bronze.{topic.bronze_table:<20} {rows:>10,} rows from {files:>4} files, {errors:>5} error rows"
+        )
     return "\n".join(lines)

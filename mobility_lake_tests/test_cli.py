@@ -15,7 +15,10 @@ from mobility_lake.cli import main
         (["simulate", "--start", "2026-03-10T08:00", "--hours", "2", "--seed", "-3"], "whole number >= 0"),
         (["simulate", "--hours", "2"], "--start"),
         (["materialize", "--start", "2026-03-10T08:00", "--end", "2026-03-10T08:00"], "--end must be after"),
-        (["materialize", "--start", "2024-03-10T08:00", "--end", "2024-03-10T09:00"], "before MOBILITY_LAKE_START"),
+        (
+            ["materialize", "--start", "2024-03-10T08:00", "--end", "2024-03-10T09:00"],
+            "before MOBILITY_LAKE_START",
+        ),
         (["teleport"], "invalid choice"),
     ],
 )
@@ -30,7 +33,16 @@ def test_bad_arguments_exit_2_with_one_line(argv, expected, capsys, monkeypatch,
 
 def test_a_bad_setting_exits_2_naming_the_variable(tmp_path):
     completed = subprocess.run(
-        [sys.executable, "-m", "mobility_lake.cli", "simulate", "--start", "2026-03-10T08:00", "--hours", "1"],
+        [
+            sys.executable,
+            "-m",
+            "mobility_lake.cli",
+            "simulate",
+            "--start",
+            "2026-03-10T08:00",
+            "--hours",
+            "1",
+        ],
         env={"MOBILITY_LAKE_LATENESS_HOURS": "lots", "PATH": ""},
         capture_output=True,
         text=True,

@@ -6,7 +6,7 @@ instance, re-run, land one more file, materialize again.
 
 import gzip
 import io
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import orjson
 import polars as pl
@@ -23,10 +23,12 @@ from mobility_lake.silver.tables import SILVER_TABLES
 from mobility_lake.simulate import DefectShares, simulate
 from mobility_lake.storage import Lake
 
-START = datetime(2026, 3, 10, 6, tzinfo=timezone.utc)
+START = datetime(2026, 3, 10, 6, tzinfo=UTC)
 HOURS = 3
 END = START + timedelta(hours=HOURS)
-DEFECTS = DefectShares(duplicate=0.03, late=0.05, malformed=0.01, out_of_range=0.01, unknown_type=0.01, missing_field=0.01)
+DEFECTS = DefectShares(
+    duplicate=0.03, late=0.05, malformed=0.01, out_of_range=0.01, unknown_type=0.01, missing_field=0.01
+)
 
 
 def landed_records(lake: Lake) -> int:
@@ -53,8 +55,13 @@ def run_scenario(env: dict[str, str], tmp_path, monkeypatch, vehicles: int) -> N
     settings = load_settings(env)
     lake = Lake(settings)
     summary = simulate(lake, START, HOURS, vehicles=vehicles, seed=11, defects=DEFECTS)
-    assert all(summary.defects[kind] > 0 for kind in ("duplicate", "late", "malformed", "out_of_range", "unknown_type", "missing_field"))
-    defs = build_definitions(settings, QualityPolicy(max_quarantine_share=0.25))  # defects well above real life
+    assert all(
+        summary.defects[kind] > 0
+        for kind in ("duplicate", "late", "malformed", "out_of_range", "unknown_type", "missing_field")
+    )
+    defs = build_definitions(
+        settings, QualityPolicy(max_quarantine_share=0.25)
+    )  # defects well above real life
     instance = persistent_instance()
     chunks = materialize(defs, settings, START, END, instance, jobs=(BRONZE_JOB, SILVER_JOB))
     assert all(not c.failed_checks for c in chunks)
@@ -82,7 +89,9 @@ def run_scenario(env: dict[str, str], tmp_path, monkeypatch, vehicles: int) -> N
         assert silver.select((pl.col("date") == pl.col("event_time").dt.date()).all()).item()
         arrivals = lake.read("bronze", table.bronze_table).select("source", "id", "arrival_hour")
         joined = silver.join(arrivals, left_on=["event_source", "event_id"], right_on=["source", "id"])
-        late_in_silver += joined.filter(pl.col("arrival_hour") > pl.col("event_time").dt.truncate("1h")).height
+        late_in_silver += joined.filter(
+            pl.col("arrival_hour") > pl.col("event_time").dt.truncate("1h")
+        ).height
     assert late_in_silver > 0
 
     # No plaintext email or phone anywhere in silver.
@@ -108,10 +117,22 @@ def run_scenario(env: dict[str, str], tmp_path, monkeypatch, vehicles: int) -> N
     # A new file in an already processed hour adds exactly its lines.
     hour = START + timedelta(hours=1)
     lines = [
-        orjson.dumps({"specversion": "1.0", "id": f"extra-{i}", "source": "//weather-service",
-                      "type": "com.mobilitycorp.weather.observation.v1", "time": f"{hour:%Y-%m-%dT%H}:0{i}:00Z",
-                      "data": {"city": "Berlin", "temperature_c": 3.0, "precipitation_mm": 0.0, "wind_speed_kmh": 5.0,
-                               "condition": "clear"}})
+        orjson.dumps(
+            {
+                "specversion": "1.0",
+                "id": f"extra-{i}",
+                "source": "//weather-service",
+                "type": "com.mobilitycorp.weather.observation.v1",
+                "time": f"{hour:%Y-%m-%dT%H}:0{i}:00Z",
+                "data": {
+                    "city": "Berlin",
+                    "temperature_c": 3.0,
+                    "precipitation_mm": 0.0,
+                    "wind_speed_kmh": 5.0,
+                    "condition": "clear",
+                },
+            }
+        )
         for i in range(4)
     ]
     lake.write_bytes(landing_key("external.weather", hour, "extra.jsonl"), b"\n".join(lines) + b"\n")

@@ -2,7 +2,7 @@
 
 import os
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import dagster as dg
 import pytest
@@ -15,9 +15,9 @@ from mobility_lake.sensors import landing_sensor
 from mobility_lake.settings import load_settings
 from mobility_lake.storage import Lake
 
-H8 = datetime(2026, 3, 10, 8, tzinfo=timezone.utc)
-H9 = datetime(2026, 3, 10, 9, tzinfo=timezone.utc)
-H12 = datetime(2026, 3, 10, 12, tzinfo=timezone.utc)
+H8 = datetime(2026, 3, 10, 8, tzinfo=UTC)
+H9 = datetime(2026, 3, 10, 9, tzinfo=UTC)
+H12 = datetime(2026, 3, 10, 12, tzinfo=UTC)
 T0 = 1_800_000_000.0
 
 
@@ -46,7 +46,9 @@ def evaluate(lake: Lake, cursor: str | None) -> tuple[list[dg.RunRequest], str]:
 
 def describe(request: dg.RunRequest) -> tuple[str, str, tuple[str, ...]]:
     key_range = request.partition_key_range
-    first, last = (key_range.start, key_range.end) if key_range else (request.partition_key, request.partition_key)
+    first, last = (
+        (key_range.start, key_range.end) if key_range else (request.partition_key, request.partition_key)
+    )
     return first, last, tuple(sorted(k.path[1] for k in request.asset_selection))
 
 
@@ -58,18 +60,37 @@ FIRST = [
 
 # situation, files already there and their sensor history, files that then land, runs expected on the next tick
 CASES = [
-    ("first files, consecutive hours in one range run", [], FIRST,
-     [("2026-03-10-08:00", "2026-03-10-09:00", ("domain_events", "vehicle_telemetry"))]),
+    (
+        "first files, consecutive hours in one range run",
+        [],
+        FIRST,
+        [("2026-03-10-08:00", "2026-03-10-09:00", ("domain_events", "vehicle_telemetry"))],
+    ),
     ("nothing new", FIRST, [], []),
-    ("a new hour", FIRST, [Landed("payment.events", H12, "p.jsonl.gz", T0 + 60)],
-     [("2026-03-10-12:00", "2026-03-10-12:00", ("payment_events",))]),
-    ("a new file in an already processed hour", FIRST, [Landed("external.weather", H8, "w.jsonl", T0 + 60)],
-     [("2026-03-10-08:00", "2026-03-10-08:00", ("weather",))]),
-    ("a renamed file older than the watermark but within the grace period", FIRST,
-     [Landed("domain.events", H9, "late.jsonl", T0 - GRACE_SECONDS / 2)],
-     [("2026-03-10-09:00", "2026-03-10-09:00", ("domain_events",))]),
-    ("files that are not landed events are ignored", FIRST,
-     [Landed("domain.events", H9, "notes.txt", T0 + 60), Landed("unknown.topic", H9, "x.jsonl", T0 + 60)], []),
+    (
+        "a new hour",
+        FIRST,
+        [Landed("payment.events", H12, "p.jsonl.gz", T0 + 60)],
+        [("2026-03-10-12:00", "2026-03-10-12:00", ("payment_events",))],
+    ),
+    (
+        "a new file in an already processed hour",
+        FIRST,
+        [Landed("external.weather", H8, "w.jsonl", T0 + 60)],
+        [("2026-03-10-08:00", "2026-03-10-08:00", ("weather",))],
+    ),
+    (
+        "a renamed file older than the watermark but within the grace period",
+        FIRST,
+        [Landed("domain.events", H9, "late.jsonl", T0 - GRACE_SECONDS / 2)],
+        [("2026-03-10-09:00", "2026-03-10-09:00", ("domain_events",))],
+    ),
+    (
+        "files that are not landed events are ignored",
+        FIRST,
+        [Landed("domain.events", H9, "notes.txt", T0 + 60), Landed("unknown.topic", H9, "x.jsonl", T0 + 60)],
+        [],
+    ),
 ]
 
 
@@ -89,7 +110,9 @@ def test_after_a_restart_nothing_is_lost_or_repeated(tmp_path):
     first_requests, stored = evaluate(lake, None)
     # The process dies before Dagster stores the new cursor: the tick runs again from the old cursor.
     again, _ = evaluate(lake, None)
-    assert [r.run_key for r in again] == [r.run_key for r in first_requests]  # Dagster drops repeated run keys
+    assert [r.run_key for r in again] == [
+        r.run_key for r in first_requests
+    ]  # Dagster drops repeated run keys
     # While the sensor was down, another file landed; the stored cursor finds exactly it.
     drop(lake, [Landed("domain.events", H12, "c.jsonl", T0 + 3600)])
     requests, cursor = evaluate(lake, stored)
@@ -99,7 +122,13 @@ def test_after_a_restart_nothing_is_lost_or_repeated(tmp_path):
 
 def test_cursor_forgets_keys_older_than_the_grace_period(tmp_path):
     lake = Lake(load_settings({"MOBILITY_LAKE_ROOT": str(tmp_path)}))
-    drop(lake, [Landed("domain.events", H8, "old.jsonl", T0), Landed("domain.events", H9, "new.jsonl", T0 + 2 * GRACE_SECONDS)])
+    drop(
+        lake,
+        [
+            Landed("domain.events", H8, "old.jsonl", T0),
+            Landed("domain.events", H9, "new.jsonl", T0 + 2 * GRACE_SECONDS),
+        ],
+    )
     _, cursor = evaluate(lake, None)
     state = Cursor.parse(cursor)
     assert state.watermark == T0 + 2 * GRACE_SECONDS
@@ -108,5 +137,5 @@ def test_cursor_forgets_keys_older_than_the_grace_period(tmp_path):
 
 def test_files_before_the_first_partition_request_no_run(tmp_path):
     lake = Lake(load_settings({"MOBILITY_LAKE_ROOT": str(tmp_path)}))
-    drop(lake, [Landed("domain.events", datetime(2024, 1, 1, tzinfo=timezone.utc), "a.jsonl", T0)])
+    drop(lake, [Landed("domain.events", datetime(2024, 1, 1, tzinfo=UTC), "a.jsonl", T0)])
     assert evaluate(lake, None)[0] == []

@@ -1,17 +1,17 @@
 """The late-data sensor over a table of situations: which silver hours new bronze rows make due."""
 
 from collections import Counter
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import dagster as dg
 import pytest
 
-from mobility_lake.bronze.assets import NEW_ROWS_METADATA, encode_new_rows
+from mobility_lake.bronze.new_rows import NEW_ROWS_METADATA, encode_new_rows
 from mobility_lake.partitions import hourly_partitions
 from mobility_lake.sensors import silver_sensor
 from mobility_lake.settings import load_settings
 
-H = datetime(2026, 3, 10, 12, tzinfo=timezone.utc)
+H = datetime(2026, 3, 10, 12, tzinfo=UTC)
 LATENESS = 72
 
 
@@ -19,7 +19,9 @@ def hours_ago(n: int) -> datetime:
     return H - timedelta(hours=n)
 
 
-def materialized(instance: dg.DagsterInstance, table: str, rows: dict[tuple[datetime, datetime | None], int]) -> None:
+def materialized(
+    instance: dg.DagsterInstance, table: str, rows: dict[tuple[datetime, datetime | None], int]
+) -> None:
     instance.report_runless_asset_event(
         dg.AssetMaterialization(
             asset_key=["bronze", table],
@@ -34,7 +36,9 @@ def evaluate(instance: dg.DagsterInstance, cursor: str | None):
     result = sensor(dg.build_sensor_context(instance=instance, cursor=cursor))
     requests = sorted(
         (
-            (r.partition_key_range.start, r.partition_key_range.end) if r.partition_key_range else (r.partition_key,) * 2,
+            (r.partition_key_range.start, r.partition_key_range.end)
+            if r.partition_key_range
+            else (r.partition_key,) * 2,
             tuple(sorted(k.path[1] for k in r.asset_selection)),
         )
         for r in result.run_requests
@@ -47,17 +51,39 @@ def key(hour: datetime) -> str:
 
 
 CASES = [
-    ("on-time rows: their own hour", {"payment_events": {(H, H): 40}},
-     [((key(H), key(H)), ("payment_events",))]),
-    ("late rows within the window: exactly their hours", {"domain_events": {(H, H): 5, (H, hours_ago(5)): 2, (H, hours_ago(1)): 1}},
-     [((key(hours_ago(5)), key(hours_ago(5))), ("booking_events",)), ((key(hours_ago(1)), key(H)), ("booking_events",))]),
-    ("rows later than the lateness window are left to a manual re-run", {"weather": {(H, hours_ago(LATENESS + 1)): 3}}, []),
-    ("rows with no usable time go to their arrival hour's quarantine", {"app_events": {(H, None): 2}},
-     [((key(H), key(H)), ("app_events",))]),
-    ("rows too far in the future go to their arrival hour", {"app_events": {(H, H + timedelta(hours=9)): 1}},
-     [((key(H), key(H)), ("app_events",))]),
-    ("two tables in one hour: one run", {"weather": {(H, H): 1}, "vehicle_telemetry": {(H, H): 9}},
-     [((key(H), key(H)), ("vehicle_telemetry", "weather"))]),
+    (
+        "on-time rows: their own hour",
+        {"payment_events": {(H, H): 40}},
+        [((key(H), key(H)), ("payment_events",))],
+    ),
+    (
+        "late rows within the window: exactly their hours",
+        {"domain_events": {(H, H): 5, (H, hours_ago(5)): 2, (H, hours_ago(1)): 1}},
+        [
+            ((key(hours_ago(5)), key(hours_ago(5))), ("booking_events",)),
+            ((key(hours_ago(1)), key(H)), ("booking_events",)),
+        ],
+    ),
+    (
+        "rows later than the lateness window are left to a manual re-run",
+        {"weather": {(H, hours_ago(LATENESS + 1)): 3}},
+        [],
+    ),
+    (
+        "rows with no usable time go to their arrival hour's quarantine",
+        {"app_events": {(H, None): 2}},
+        [((key(H), key(H)), ("app_events",))],
+    ),
+    (
+        "rows too far in the future go to their arrival hour",
+        {"app_events": {(H, H + timedelta(hours=9)): 1}},
+        [((key(H), key(H)), ("app_events",))],
+    ),
+    (
+        "two tables in one hour: one run",
+        {"weather": {(H, H): 1}, "vehicle_telemetry": {(H, H): 9}},
+        [((key(H), key(H)), ("vehicle_telemetry", "weather"))],
+    ),
 ]
 
 

@@ -9,7 +9,7 @@ file in an old hour adds exactly its rows.
 import logging
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import polars as pl
 
@@ -88,7 +88,11 @@ def _ingest_hour(lake: Lake, table: str, hour: datetime) -> IngestReport:
     report.files_already_ingested = len(listed) - report.files_added
     log.info(
         "bronze/%s %s: %d files added, %d already ingested, %d rows",
-        table, hour.isoformat(), report.files_added, report.files_already_ingested, report.rows_added,
+        table,
+        hour.isoformat(),
+        report.files_added,
+        report.files_already_ingested,
+        report.rows_added,
     )
     return report
 
@@ -114,7 +118,7 @@ def _ingest_batch(lake: Lake, table: str, hour: datetime, batch: list[LandingFil
         report.files_added, report.rows_added, report.errors, report.event_hours = 0, 0, Counter(), Counter()
         if not todo:
             return None
-        ingested_at = datetime.now(timezone.utc)
+        ingested_at = datetime.now(UTC)
         frames = [_file_rows(lake, table, f, hour, ingested_at) for f in todo]
         data = pl.concat(frames, how="vertical")
         report.files_added = len(todo)
@@ -129,7 +133,9 @@ def _ingest_batch(lake: Lake, table: str, hour: datetime, batch: list[LandingFil
     return report
 
 
-def _file_rows(lake: Lake, table: str, landing: LandingFile, hour: datetime, ingested_at: datetime) -> pl.DataFrame:
+def _file_rows(
+    lake: Lake, table: str, landing: LandingFile, hour: datetime, ingested_at: datetime
+) -> pl.DataFrame:
     payload = lake.read_bytes(landing.key)
     records = records_from_file(landing.name, payload, STRUCT_PAYLOADS.get(table))
     return records.with_columns(

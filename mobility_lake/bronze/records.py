@@ -40,8 +40,14 @@ def records_from_file(name: str, payload: bytes, payload_struct: pl.Struct | Non
         text, gzip_error = _gunzip(payload)
         frame = _jsonl_records(text, payload_struct)
         if gzip_error is None:
-            return frame if frame.height else _file_error("empty_file: no lines after decompression", payload_struct)
-        tail = _file_error(gzip_error, payload_struct).with_columns(pl.lit(frame.height + 1, pl.Int64).alias("record_number"))
+            return (
+                frame
+                if frame.height
+                else _file_error("empty_file: no lines after decompression", payload_struct)
+            )
+        tail = _file_error(gzip_error, payload_struct).with_columns(
+            pl.lit(frame.height + 1, pl.Int64).alias("record_number")
+        )
         return pl.concat([frame, tail])
     return _jsonl_records(payload, payload_struct)
 
@@ -55,7 +61,10 @@ def _gunzip(payload: bytes) -> tuple[bytes, str | None]:
         return b"", f"corrupt_gzip: {exc}"
     if not inflater.eof:
         complete = text[: text.rfind(b"\n") + 1]
-        return complete, "truncated_gzip: the compressed stream ends early; whole lines before the cut were kept"
+        return (
+            complete,
+            "truncated_gzip: the compressed stream ends early; whole lines before the cut were kept",
+        )
     return text, None
 
 
@@ -82,7 +91,10 @@ def _parse_line(line: bytes) -> dict[str, str | None]:
     try:
         text = line.decode("utf-8")
     except UnicodeDecodeError as exc:
-        return {"raw": line.decode("utf-8", "backslashreplace"), "error": f"not_utf8: invalid byte at {exc.start}"}
+        return {
+            "raw": line.decode("utf-8", "backslashreplace"),
+            "error": f"not_utf8: invalid byte at {exc.start}",
+        }
     if not text.strip():
         return {"raw": text, "error": "blank_line: the line holds no event"}
     try:
@@ -165,7 +177,9 @@ def _parquet_to_bronze(frame: pl.DataFrame, payload_struct: pl.Struct | None) ->
 
 def _rfc3339(column: pl.Expr, dtype: pl.Datetime) -> pl.Expr:
     """A Parquet timestamp attribute as the RFC 3339 text a JSON sink would have written."""
-    utc = column.dt.replace_time_zone("UTC") if dtype.time_zone is None else column.dt.convert_time_zone("UTC")
+    utc = (
+        column.dt.replace_time_zone("UTC") if dtype.time_zone is None else column.dt.convert_time_zone("UTC")
+    )
     return utc.dt.strftime("%Y-%m-%dT%H:%M:%S%.3fZ")
 
 
@@ -176,7 +190,9 @@ def _same_fields(dtype: pl.DataType, struct: pl.Struct) -> bool:
     expected = {f.name: f.dtype for f in struct.fields}
     if arrived.keys() != expected.keys():
         return False
-    return all(arrived[k] == expected[k] or (arrived[k].is_numeric() and expected[k].is_float()) for k in expected)
+    return all(
+        arrived[k] == expected[k] or (arrived[k].is_numeric() and expected[k].is_float()) for k in expected
+    )
 
 
 def _with_struct(frame: pl.DataFrame, payload_struct: pl.Struct | None) -> pl.DataFrame:
@@ -187,7 +203,10 @@ def _with_struct(frame: pl.DataFrame, payload_struct: pl.Struct | None) -> pl.Da
 
 def _file_error(reason: str, payload_struct: pl.Struct | None) -> pl.DataFrame:
     frame = pl.DataFrame({"error": [reason]}, schema={"error": pl.String}).select(
-        *[pl.lit(None, dtype).alias(name) if name != "error" else pl.col("error") for name, dtype in BRONZE_COLUMNS.items()]
+        *[
+            pl.lit(None, dtype).alias(name) if name != "error" else pl.col("error")
+            for name, dtype in BRONZE_COLUMNS.items()
+        ]
     )
     return _with_struct(frame, payload_struct)
 

@@ -154,7 +154,11 @@ TOPICS: tuple[Topic, ...] = (
         "domain_events",
         ("booking.created.v1", "booking.completed.v1", "booking.cancelled.v1", "return.completed.v1"),
     ),
-    Topic("payment.events", "payment_events", ("payment.authorized.v1", "payment.captured.v1", "payment.refunded.v1")),
+    Topic(
+        "payment.events",
+        "payment_events",
+        ("payment.authorized.v1", "payment.captured.v1", "payment.refunded.v1"),
+    ),
     Topic("customers.app_events", "app_events", ("app.interaction.v1", "customer.profile_updated.v1")),
     Topic("external.weather", "weather", ("weather.observation.v1",)),
 )
@@ -167,7 +171,9 @@ def topic_for_table(bronze_table: str) -> Topic:
     try:
         return TOPICS_BY_TABLE[bronze_table]
     except KeyError:
-        raise ValueError(f"unknown bronze table '{bronze_table}': expected one of {sorted(TOPICS_BY_TABLE)}") from None
+        raise ValueError(
+            f"unknown bronze table '{bronze_table}': expected one of {sorted(TOPICS_BY_TABLE)}"
+        ) from None
 
 
 def payload_struct(event_type: str) -> pl.Struct:

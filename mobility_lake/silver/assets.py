@@ -4,9 +4,8 @@ Checks are declared on the asset and computed in the same step from what was wri
 so a failure stops downstream in the run, and gold's automation requires them passed across runs.
 """
 
-import polars as pl
-
 import dagster as dg
+import polars as pl
 
 from mobility_lake.bronze.assets import bronze_key
 from mobility_lake.events.catalogue import TOPICS_BY_TABLE
@@ -28,7 +27,9 @@ def silver_key(table: SilverTable) -> dg.AssetKey:
     return dg.AssetKey(["silver", table.name])
 
 
-def silver_asset(table: SilverTable, partitions_def: dg.TimeWindowPartitionsDefinition) -> dg.AssetsDefinition:
+def silver_asset(
+    table: SilverTable, partitions_def: dg.TimeWindowPartitionsDefinition
+) -> dg.AssetsDefinition:
     key = silver_key(table)
     first_hour = partitions_def.start
 
@@ -40,14 +41,17 @@ def silver_asset(table: SilverTable, partitions_def: dg.TimeWindowPartitionsDefi
         group_name="silver",
         kinds={"delta", "polars", "pandera"},
         check_specs=[
-            dg.AssetCheckSpec(name, asset=key, blocking=True, description=text) for name, text in CHECK_DESCRIPTIONS.items()
+            dg.AssetCheckSpec(name, asset=key, blocking=True, description=text)
+            for name, text in CHECK_DESCRIPTIONS.items()
         ],
         description=(
             f"Typed, validated events of `{table.bronze_table}` ({', '.join(table.event_types)}), one row per "
             "(source, id), in the hour of their event time; rejected rows in quarantine/" + table.name + "."
         ),
     )
-    def _silver(context: dg.AssetExecutionContext, lake: LakeResource, quality_policy: QualityPolicy) -> dg.MaterializeResult:
+    def _silver(
+        context: dg.AssetExecutionContext, lake: LakeResource, quality_policy: QualityPolicy
+    ) -> dg.MaterializeResult:
         window = context.partition_time_window
         handle = lake.lake()
         reference = reference_data()

@@ -38,7 +38,9 @@ def decode_payload(frame: pl.DataFrame, table: SilverTable) -> tuple[pl.DataFram
             value = pl.when(value.is_finite()).then(value)
         values.append(value.alias(name))
         invalid.append(broken.alias(name))
-    typed = frame.select(ROW, pl.col("type").str.strip_prefix("com.mobilitycorp.").alias("event_type"), *values)
+    typed = frame.select(
+        ROW, pl.col("type").str.strip_prefix("com.mobilitycorp.").alias("event_type"), *values
+    )
     flags = frame.select(ROW, *invalid)
     columns = list(table.payload_columns)
     invalid_types = (
@@ -48,7 +50,9 @@ def decode_payload(frame: pl.DataFrame, table: SilverTable) -> tuple[pl.DataFram
             ROW,
             (pl.lit("payload.") + pl.col("field") + pl.lit(".type")).alias("rule"),
             pl.lit("invalid_type").alias("reason"),
-            pl.col("field").replace_strict({c: field_priority(table, c) for c in columns}, return_dtype=pl.Int32).alias("priority"),
+            pl.col("field")
+            .replace_strict({c: field_priority(table, c) for c in columns}, return_dtype=pl.Int32)
+            .alias("priority"),
         )
     )
     return typed, invalid_types

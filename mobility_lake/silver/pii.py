@@ -14,8 +14,12 @@ def mask_email(column: pl.Expr) -> pl.Expr:
     """`anna.k@example.com` -> `a***@example.com`; anything without one `@` -> `***`."""
     local = column.str.extract(r"^([^@\s])[^@\s]*@[^@\s]+$", 1)
     domain = column.str.extract(r"^[^@\s]+@([^@\s]+)$", 1)
-    return pl.when(column.is_null()).then(None).when(local.is_null()).then(pl.lit("***")).otherwise(
-        pl.concat_str([local, pl.lit("***@"), domain])
+    return (
+        pl.when(column.is_null())
+        .then(None)
+        .when(local.is_null())
+        .then(pl.lit("***"))
+        .otherwise(pl.concat_str([local, pl.lit("***@"), domain]))
     )
 
 

@@ -45,7 +45,9 @@ def reference_data() -> Reference:
     return Reference(zones=load_zones(), fx_rates=load_fx_rates())
 
 
-def bronze_rows_for_hour(lake: Lake, table: SilverTable, hour: datetime, first_hour: datetime) -> pl.DataFrame:
+def bronze_rows_for_hour(
+    lake: Lake, table: SilverTable, hour: datetime, first_hour: datetime
+) -> pl.DataFrame:
     """Every bronze row placed in `hour`, whichever arrival hour it landed in (never bounded above: a
     re-run also finds events later than the lateness window)."""
     scan = lake.scan("bronze", table.bronze_table)
@@ -71,7 +73,11 @@ def window_predicate(time_column: str, date_column: str, hour: datetime) -> str:
 
 def write_hour(lake: Lake, table: SilverTable, hour: datetime, result: SilverResult) -> None:
     lake.replace_where(
-        "silver", table.name, result.silver, window_predicate("event_time", "date", hour), partition_by=["date"]
+        "silver",
+        table.name,
+        result.silver,
+        window_predicate("event_time", "date", hour),
+        partition_by=["date"],
     )
     lake.replace_where(
         "quarantine",

@@ -42,15 +42,21 @@ def schema_check(frames: list[pl.DataFrame], table: SilverTable) -> CheckOutcome
             for (column, check), count in cases.group_by("column", "check").len().iter_rows(named=False):
                 failures[rule_for(column, check)] += count
     return CheckOutcome(
-        CHECK_SCHEMA, not failures, {"rows_checked": rows, "failing_rows_by_rule": dict(sorted(failures.items()))}
+        CHECK_SCHEMA,
+        not failures,
+        {"rows_checked": rows, "failing_rows_by_rule": dict(sorted(failures.items()))},
     )
 
 
 def unique_check(frames: list[pl.DataFrame]) -> CheckOutcome:
     """No event identity (`event_source`, `event_id`) appears twice in the hours written."""
-    identities = pl.concat([f.select("event_source", "event_id") for f in frames]) if frames else pl.DataFrame()
+    identities = (
+        pl.concat([f.select("event_source", "event_id") for f in frames]) if frames else pl.DataFrame()
+    )
     repeated = int(identities.is_duplicated().sum()) if identities.height else 0
-    return CheckOutcome(CHECK_UNIQUE, repeated == 0, {"rows_checked": identities.height, "repeated_identities": repeated})
+    return CheckOutcome(
+        CHECK_UNIQUE, repeated == 0, {"rows_checked": identities.height, "repeated_identities": repeated}
+    )
 
 
 def conservation_check(figures: list[HourFigures]) -> CheckOutcome:

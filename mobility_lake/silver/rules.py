@@ -51,7 +51,10 @@ FIELD_CHECKS: dict[str, list[pa.Check]] = {
     "photo_count": [NOT_NEGATIVE],
     "precipitation_mm": [NOT_NEGATIVE],
     "wind_speed_kmh": [NOT_NEGATIVE],
-    **{name: [NON_EMPTY] for name in ("booking_id", "user_id", "payment_id", "session_id", "city", "email", "phone")},
+    **{
+        name: [NON_EMPTY]
+        for name in ("booking_id", "user_id", "payment_id", "session_id", "city", "email", "phone")
+    },
 }
 
 REASONS = {  # Pandera check name -> quarantine reason code
@@ -98,14 +101,18 @@ def rule_for(column: str | None, check: str) -> str:
     return f"payload.{column}.{label}" if column else f"payload.{label}"
 
 
-def silver_schema(table: SilverTable, envelope: dict[str, pl.DataType], derived: dict[str, pl.DataType]) -> pa.DataFrameSchema:
+def silver_schema(
+    table: SilverTable, envelope: dict[str, pl.DataType], derived: dict[str, pl.DataType]
+) -> pa.DataFrameSchema:
     """The Pandera schema of a silver table as written: envelope, payload (nullable: types differ), derived."""
-    columns = {name: pa.Column(dtype, nullable=name in ("event_subject",)) for name, dtype in envelope.items()}
+    columns = {
+        name: pa.Column(dtype, nullable=name in ("event_subject",)) for name, dtype in envelope.items()
+    }
     for name, dtype in table.payload_columns.items():
         columns[name] = pa.Column(dtype, checks=FIELD_CHECKS.get(name, []), nullable=True)
     for name, dtype in derived.items():
         columns[name] = pa.Column(dtype, nullable=True)
     columns["event_time"] = pa.Column(TIMESTAMP, nullable=False)
-    return pa.DataFrameSchema(columns, strict=True, unique=["event_source", "event_id"], name=f"silver.{table.name}")
-
-
+    return pa.DataFrameSchema(
+        columns, strict=True, unique=["event_source", "event_id"], name=f"silver.{table.name}"
+    )

@@ -53,7 +53,11 @@ SILVER_TABLES: tuple[SilverTable, ...] = (
         "domain_events",
         ("booking.created.v1", "booking.completed.v1", "booking.cancelled.v1", "return.completed.v1"),
     ),
-    SilverTable("payment_events", "payment_events", ("payment.authorized.v1", "payment.captured.v1", "payment.refunded.v1")),
+    SilverTable(
+        "payment_events",
+        "payment_events",
+        ("payment.authorized.v1", "payment.captured.v1", "payment.refunded.v1"),
+    ),
     SilverTable("app_events", "app_events", ("app.interaction.v1", "customer.profile_updated.v1")),
     SilverTable("weather", "weather", ("weather.observation.v1",)),
 )

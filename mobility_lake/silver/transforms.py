@@ -131,7 +131,9 @@ def _enrich(frame: pl.DataFrame, table: SilverTable, reference: Reference) -> pl
                 pl.coalesce("longitude", "end_longitude").alias("_zone_lon"),
             )
         else:
-            frame = frame.with_columns(pl.col("latitude").alias("_zone_lat"), pl.col("longitude").alias("_zone_lon"))
+            frame = frame.with_columns(
+                pl.col("latitude").alias("_zone_lat"), pl.col("longitude").alias("_zone_lon")
+            )
         frame = assign_zones(frame, "_zone_lat", "_zone_lon", reference.zones).drop("_zone_lat", "_zone_lon")
     if "battery_level" in columns:
         level = pl.col("battery_level")
@@ -153,9 +155,12 @@ def _enrich(frame: pl.DataFrame, table: SilverTable, reference: Reference) -> pl
     if "amount" in columns:
         frame = to_eur(frame, "amount", "currency", "event_time", "amount_eur", reference.fx_rates)
     if "email" in columns:
-        frame = frame.with_columns(mask_email(pl.col("email")).alias("email"), mask_phone(pl.col("phone")).alias("phone"))
+        frame = frame.with_columns(
+            mask_email(pl.col("email")).alias("email"), mask_phone(pl.col("phone")).alias("phone")
+        )
     return frame.with_columns(
-        pl.col("event_time").dt.date().alias("date"), pl.col("event_time").dt.hour().cast(pl.Int8).alias("hour")
+        pl.col("event_time").dt.date().alias("date"),
+        pl.col("event_time").dt.hour().cast(pl.Int8).alias("hour"),
     )
 
 

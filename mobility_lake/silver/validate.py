@@ -25,7 +25,11 @@ def envelope_failures(frame: pl.DataFrame, table: SilverTable, first_hour: datet
     no_data = pl.col("data").is_null() & (pl.col("data_struct").is_null() if has_struct else pl.lit(True))
     rules: list[tuple[pl.Expr, str, pl.Expr | str]] = [
         (pl.col("error").is_not_null(), "bronze.parse", pl.col("error").str.extract(r"^([a-z_0-9]+)", 1)),
-        (pl.col("specversion").fill_null("") != SPEC_VERSION, "envelope.specversion", "unsupported_specversion"),
+        (
+            pl.col("specversion").fill_null("") != SPEC_VERSION,
+            "envelope.specversion",
+            "unsupported_specversion",
+        ),
         (empty("id"), "envelope.id", "missing_id"),
         (empty("source"), "envelope.source", "missing_source"),
         (empty("type"), "envelope.type", "missing_type"),
@@ -35,7 +39,11 @@ def envelope_failures(frame: pl.DataFrame, table: SilverTable, first_hour: datet
         (pl.col("event_hour") > pl.col("arrival_hour") + FUTURE_TOLERANCE, "envelope.time", "time_in_future"),
         (pl.col("event_hour") < first_hour, "envelope.time", "before_first_partition"),
         (no_data, "envelope.data", "missing_data"),
-        (pl.col("data").is_not_null() & ~pl.col("data").str.starts_with("{"), "envelope.data", "invalid_data"),
+        (
+            pl.col("data").is_not_null() & ~pl.col("data").str.starts_with("{"),
+            "envelope.data",
+            "invalid_data",
+        ),
     ]
     rule = pl.lit(None, pl.String)
     reason = pl.lit(None, pl.String)
@@ -65,7 +73,9 @@ def payload_failures(typed: pl.DataFrame, invalid_types: pl.DataFrame, table: Si
             payload_schema(table, event_type).validate(subset, lazy=True)
         except pa_errors.SchemaErrors as errors:
             cases = errors.failure_cases.filter(pl.col("index").is_not_null()).with_columns(
-                pl.when(pl.col("column").is_in(list(table.payload_columns))).then(pl.col("column")).alias("column")
+                pl.when(pl.col("column").is_in(list(table.payload_columns)))
+                .then(pl.col("column"))
+                .alias("column")
             )
             if cases.height:
                 rows = subset[ROW].gather(cases["index"].cast(pl.UInt32))
@@ -73,10 +83,13 @@ def payload_failures(typed: pl.DataFrame, invalid_types: pl.DataFrame, table: Si
                     pl.DataFrame(
                         {
                             ROW: rows,
-                            "rule": [rule_for(c, k) for c, k in zip(cases["column"], cases["check"], strict=True)],
+                            "rule": [
+                                rule_for(c, k) for c, k in zip(cases["column"], cases["check"], strict=True)
+                            ],
                             "reason": [reason_for(k) for k in cases["check"]],
                             "priority": pl.Series(
-                                [field_priority(table, c, schema_check=True) for c in cases["column"]], dtype=pl.Int32
+                                [field_priority(table, c, schema_check=True) for c in cases["column"]],
+                                dtype=pl.Int32,
                             ),
                         }
                     )

@@ -10,9 +10,9 @@ from collections.abc import Iterator
 
 from mobility_lake.simulate.cities import CITIES, HOUR_MS
 from mobility_lake.simulate.envelope import EventFactory
-from mobility_lake.simulate.fleet import place
 from mobility_lake.simulate.rng import generator
-from mobility_lake.simulate.users import User, UserBook, email_for, fill, NAMES
+from mobility_lake.simulate.users import NAMES, User, UserBook, email_for, fill
+from mobility_lake.simulate.vehicles import place
 
 APP_SOURCE = "//mobile-app"
 SCREENS = {
@@ -39,12 +39,16 @@ def poisson(rng: random.Random, mean: float) -> int:
 
 
 class AppActivity:
+    """The app's events: one generator for the run, so sessions are reproducible in creation order."""
+
     def __init__(self, seed: int, start_ms: int, factory: EventFactory, users: UserBook, fleet_size: int):
         self.seed, self.start_ms, self.factory, self.users = seed, start_ms, factory, users
         self.fleet_size = fleet_size
         self.rng = generator(seed, "app", start_ms)
 
-    def session(self, user: User, steps: list[tuple[str, int]], near: tuple[float, float] | None, trace: str) -> list[Timed]:
+    def session(
+        self, user: User, steps: list[tuple[str, int]], near: tuple[float, float] | None, trace: str
+    ) -> list[Timed]:
         """One app session: the same session id on every step, coordinates near `near` if shared."""
         session_id = "s_" + self.factory.entity_id()
         located = near is not None and user.shares_location and user.device_os != "web"
@@ -61,10 +65,14 @@ class AppActivity:
                 "latitude": round(near[0] + self.rng.gauss(0, 0.0012), 6) if located else None,
                 "longitude": round(near[1] + self.rng.gauss(0, 0.0018), 6) if located else None,
             }
-            events.append((time_ms, self.factory.event(APP_SOURCE, "app.interaction.v1", time_ms, session_id, data, trace)))
+            event = self.factory.event(APP_SOURCE, "app.interaction.v1", time_ms, session_id, data, trace)
+            events.append((time_ms, event))
         return events
 
-    def before_booking(self, user: User, created_ms: int, near: tuple[float, float], trace: str) -> list[Timed]:
+    def before_booking(
+        self, user: User, created_ms: int, near: tuple[float, float], trace: str
+    ) -> list[Timed]:
+        """Open, search, look at vehicles, book: the session that ends in `booking.created`."""
         rng = self.rng
         t = created_ms - rng.randint(40_000, 6 * 60_000)
         steps = [("app_open", t)]
@@ -75,6 +83,7 @@ class AppActivity:
         return self.session(user, steps, near, trace)
 
     def after_trip(self, user: User, end_ms: int, near: tuple[float, float], trace: str) -> list[Timed]:
+        """End the ride in the app, maybe rate it, rarely ask support."""
         rng = self.rng
         t = end_ms + rng.randint(1_500, 15_000)
         steps = [("end_booking", t)]
@@ -101,19 +110,21 @@ class AppActivity:
                 yield from self.session(user, steps, place(city, rng, outside=0.05), self.factory.trace_id())
 
     def profile_updates(self, hour_index: int) -> Iterator[Timed]:
-        """Users changing their profile: mostly the stored contact data, sometimes a new email or phone."""
+        """Users saving their profile: mostly the stored contact data, sometimes a new email or phone."""
         rng = self.rng
         everyone = self.users.everyone()
         for _ in range(poisson(rng, max(0.5, 0.004 * len(everyone)))):
             user = self.users.user(rng.choice(everyone))
             t = self.start_ms + hour_index * HOUR_MS + rng.randrange(HOUR_MS)
             firsts, lasts = NAMES.get(user.locale[:2], NAMES["en"])
-            data = {
-                "user_id": user.user_id,
-                "email": user.email if rng.random() < 0.7 else email_for(rng.choice(firsts), rng.choice(lasts), rng),
-                "phone": user.phone if rng.random() < 0.8 else fill(user.city.phone_pattern, rng),
-                "locale": user.locale,
-                "marketing_opt_in": user.marketing_opt_in if rng.random() < 0.8 else not user.marketing_opt_in,
-            }
-            yield t, self.factory.event(APP_SOURCE, "customer.profile_updated.v1", t, user.user_id, data,
-                                        self.factory.trace_id())
+            email = (
+                user.email if rng.random() < 0.7 else email_for(rng.choice(firsts), rng.choice(lasts), rng)
+            )
+            phone = user.phone if rng.random() < 0.8 else fill(user.city.phone_pattern, rng)
+            data = {"user_id": user.user_id, "email": email, "phone": phone, "locale": user.locale,
+                    "marketing_opt_in": user.marketing_opt_in != (rng.random() < 0.2)}  # fmt: skip
+            trace = self.factory.trace_id()
+            yield (
+                t,
+                self.factory.event(APP_SOURCE, "customer.profile_updated.v1", t, user.user_id, data, trace),
+            )

@@ -43,43 +43,50 @@ class City:
         return f"{self.code}-{index + 1:02d}"
 
 
+# fmt: off
 CITIES: tuple[City, ...] = (
     City(
-        "Berlin", "BER", "EUR", "de-DE", "+49 30 #######", (52.515, 13.395), (3, 3), (0.030, 0.050),
-        ("Moabit", "Wedding", "Prenzlauer Berg", "Tiergarten", "Mitte", "Friedrichshain",
-         "Schöneberg", "Kreuzberg", "Neukölln"),
-        0.24, (10.0, 9.5), 1.0,
+        name="Berlin", code="BER", currency="EUR", locale="de-DE", phone_pattern="+49 30 #######",
+        centre=(52.515, 13.395), grid=(3, 3), cell=(0.030, 0.050),
+        districts=("Moabit", "Wedding", "Prenzlauer Berg", "Tiergarten", "Mitte", "Friedrichshain",
+                   "Schöneberg", "Kreuzberg", "Neukölln"),
+        fleet_share=0.24, climate=(10.0, 9.5), price_level=1.0,
     ),
     City(
-        "Paris", "PAR", "EUR", "fr-FR", "+33 6 ## ## ## ##", (48.862, 2.343), (3, 3), (0.022, 0.034),
-        ("Batignolles", "Montmartre", "Belleville", "Champs-Élysées", "Louvre", "Le Marais",
-         "Montparnasse", "Quartier Latin", "Bercy"),
-        0.22, (12.5, 8.0), 1.05,
+        name="Paris", code="PAR", currency="EUR", locale="fr-FR", phone_pattern="+33 6 ## ## ## ##",
+        centre=(48.862, 2.343), grid=(3, 3), cell=(0.022, 0.034),
+        districts=("Batignolles", "Montmartre", "Belleville", "Champs-Élysées", "Louvre", "Le Marais",
+                   "Montparnasse", "Quartier Latin", "Bercy"),
+        fleet_share=0.22, climate=(12.5, 8.0), price_level=1.05,
     ),
     City(
-        "Warsaw", "WAW", "PLN", "pl-PL", "+48 5## ### ###", (52.232, 21.010), (3, 3), (0.025, 0.040),
-        ("Żoliborz", "Muranów", "Praga-Północ", "Wola", "Śródmieście", "Praga-Południe",
-         "Ochota", "Mokotów", "Saska Kępa"),
-        0.15, (8.8, 10.5), 0.75,
+        name="Warsaw", code="WAW", currency="PLN", locale="pl-PL", phone_pattern="+48 5## ### ###",
+        centre=(52.232, 21.010), grid=(3, 3), cell=(0.025, 0.040),
+        districts=("Żoliborz", "Muranów", "Praga-Północ", "Wola", "Śródmieście", "Praga-Południe",
+                   "Ochota", "Mokotów", "Saska Kępa"),
+        fleet_share=0.15, climate=(8.8, 10.5), price_level=0.75,
     ),
     City(
-        "Prague", "PRG", "CZK", "cs-CZ", "+420 6## ### ###", (50.080, 14.435), (2, 4), (0.022, 0.035),
-        ("Dejvice", "Holešovice", "Karlín", "Žižkov", "Smíchov", "Nové Město", "Vinohrady", "Strašnice"),
-        0.13, (9.3, 9.5), 0.8,
+        name="Prague", code="PRG", currency="CZK", locale="cs-CZ", phone_pattern="+420 6## ### ###",
+        centre=(50.080, 14.435), grid=(2, 4), cell=(0.022, 0.035),
+        districts=("Dejvice", "Holešovice", "Karlín", "Žižkov", "Smíchov", "Nové Město", "Vinohrady", "Strašnice"),
+        fleet_share=0.13, climate=(9.3, 9.5), price_level=0.8,
     ),
     City(
-        "Copenhagen", "CPH", "DKK", "da-DK", "+45 2# ## ## ##", (55.680, 12.570), (2, 3), (0.020, 0.045),
-        ("Frederiksberg", "Nørrebro", "Østerbro", "Vesterbro", "Indre By", "Christianshavn"),
-        0.12, (9.0, 8.0), 1.25,
+        name="Copenhagen", code="CPH", currency="DKK", locale="da-DK", phone_pattern="+45 2# ## ## ##",
+        centre=(55.680, 12.570), grid=(2, 3), cell=(0.020, 0.045),
+        districts=("Frederiksberg", "Nørrebro", "Østerbro", "Vesterbro", "Indre By", "Christianshavn"),
+        fleet_share=0.12, climate=(9.0, 8.0), price_level=1.25,
     ),
     City(
-        "Stockholm", "STO", "SEK", "sv-SE", "+46 70 ### ## ##", (59.330, 18.065), (3, 3), (0.016, 0.040),
-        ("Vasastan", "Norrmalm", "Östermalm", "Kungsholmen", "Gamla Stan", "Djurgården",
-         "Hornstull", "Södermalm", "Hammarby Sjöstad"),
-        0.14, (7.5, 10.0), 1.1,
+        name="Stockholm", code="STO", currency="SEK", locale="sv-SE", phone_pattern="+46 70 ### ## ##",
+        centre=(59.330, 18.065), grid=(3, 3), cell=(0.016, 0.040),
+        districts=("Vasastan", "Norrmalm", "Östermalm", "Kungsholmen", "Gamla Stan", "Djurgården",
+                   "Hornstull", "Södermalm", "Hammarby Sjöstad"),
+        fleet_share=0.14, climate=(7.5, 10.0), price_level=1.1,
     ),
 )
-CITIES_BY_NAME = {city.name: city for city in CITIES}
+# fmt: on
 
 # 1 unit = this many EUR around 2025-2026: the anchor of fx_rates.csv and of the simulated local prices.
 FX_ANCHOR = {"EUR": 1.0, "PLN": 0.2340, "CZK": 0.03985, "DKK": 0.13405, "SEK": 0.0875}

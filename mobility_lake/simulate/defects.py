@@ -1,21 +1,23 @@
 """Defect injection: what a real Kafka sink and real producers get wrong, in controlled shares.
 
 Content defects (out of range, unknown type, missing field) are exclusive per event and chosen from one
-uniform draw; lateness and duplication are routing decisions (see routing.py); malformed lines are made
-at write time and only in JSONL files, since a Parquet row cannot be broken JSON.
+uniform draw (telemetry_defects.py does the same, vectorised); lateness and duplication are routing
+decisions (routing.py); malformed lines are made at write time and only in JSONL files, since a Parquet
+row cannot be broken JSON.
 """
 
 import random
 from dataclasses import dataclass, fields
 
-import polars as pl
-
-from mobility_lake.events.catalogue import PAYLOADS, TELEMETRY, TOPICS_BY_NAME, TYPE_PREFIX
-from mobility_lake.simulate.rng import stream_key, uniform_expr
+from mobility_lake.events.catalogue import PAYLOADS, TOPICS_BY_NAME, TYPE_PREFIX
 
 CONTENT_KINDS = ("out_of_range", "unknown_type", "missing_field")
-KINDS = ("duplicate", "late", "malformed", *CONTENT_KINDS)
-NULLABLE = {"booking.created.v1": {"promo_code"}, "return.completed.v1": {"bay_id"}, "app.interaction.v1": {"latitude", "longitude"}}
+DEFECT_KINDS = ("duplicate", "late", "malformed", *CONTENT_KINDS)
+NULLABLE = {
+    "booking.created.v1": {"promo_code"},
+    "return.completed.v1": {"bay_id"},
+    "app.interaction.v1": {"latitude", "longitude"},
+}
 UNKNOWN_TYPES = {
     "veh.events.raw": ("vehicle.telemetry.v9", "vehicle.diagnostics.v2"),
     "domain.events": ("booking.extended.v9", "booking.created.v9"),
@@ -23,28 +25,46 @@ UNKNOWN_TYPES = {
     "customers.app_events": ("app.crash_report.v9", "app.interaction.v9"),
     "external.weather": ("weather.forecast.v9",),
 }
-# (field, value maker) per event type: impossible values a buggy producer emits
+# (field, value maker) per event type: values outside the contract's ranges (coordinates beyond ±90/±180,
+# negative distances, amounts, counts and speeds), as a buggy producer emits them
 OUT_OF_RANGE = {
-    "booking.created.v1": (("latitude", lambda r: 90 + r.uniform(1, 60)), ("longitude", lambda r: -180 - r.uniform(1, 90))),
-    "booking.completed.v1": (("distance_km", lambda r: -r.uniform(0.1, 20)), ("fare_amount", lambda r: -r.uniform(1, 30)),
-                             ("end_latitude", lambda r: 90 + r.uniform(1, 60))),
-    "return.completed.v1": (("photo_count", lambda r: -r.randint(1, 5)), ("latitude", lambda r: -90 - r.uniform(1, 60))),
+    "booking.created.v1": (
+        ("latitude", lambda r: 90 + r.uniform(1, 60)),
+        ("longitude", lambda r: -180 - r.uniform(1, 90)),
+    ),
+    "booking.completed.v1": (
+        ("distance_km", lambda r: -r.uniform(0.1, 20)),
+        ("fare_amount", lambda r: -r.uniform(1, 30)),
+        ("end_latitude", lambda r: 90 + r.uniform(1, 60)),
+    ),
+    "return.completed.v1": (
+        ("photo_count", lambda r: -r.randint(1, 5)),
+        ("latitude", lambda r: -90 - r.uniform(1, 60)),
+    ),
     "payment.authorized.v1": (("amount", lambda r: -r.uniform(1, 50)),),
     "payment.captured.v1": (("amount", lambda r: -r.uniform(1, 50)),),
     "payment.refunded.v1": (("amount", lambda r: -r.uniform(1, 50)),),
-    "app.interaction.v1": (("latitude", lambda r: 90 + r.uniform(1, 60)), ("longitude", lambda r: 180 + r.uniform(1, 90))),
-    "weather.observation.v1": (("temperature_c", lambda r: r.uniform(70, 95)), ("wind_speed_kmh", lambda r: -r.uniform(1, 30)),
-                               ("precipitation_mm", lambda r: -r.uniform(0.1, 5))),
+    "app.interaction.v1": (
+        ("latitude", lambda r: 90 + r.uniform(1, 60)),
+        ("longitude", lambda r: 180 + r.uniform(1, 90)),
+    ),
+    "weather.observation.v1": (
+        ("wind_speed_kmh", lambda r: -r.uniform(1, 30)),
+        ("precipitation_mm", lambda r: -r.uniform(0.1, 5)),
+    ),
 }
+TELEMETRY_TYPE = TYPE_PREFIX + "vehicle.telemetry.v1"
 GARBAGE = (
     b"<html><body><h1>502 Bad Gateway</h1></body></html>",
-    b"{\"specversion\":\"1.0\",,\"id\":}",
+    b'{"specversion":"1.0",,"id":}',
     b"null-null-null",
-    b"\"specversion\": \"1.0\", \"id\": \"",
+    b'"specversion": "1.0", "id": "',
     b"{'specversion': '1.0', 'type': 'com.mobilitycorp.vehicle.telemetry.v1'}",
 )
 
-assert all(TYPE_PREFIX + t not in TOPICS_BY_NAME[topic].full_types for topic, ts in UNKNOWN_TYPES.items() for t in ts)
+assert all(
+    TYPE_PREFIX + t not in TOPICS_BY_NAME[topic].full_types for topic, ts in UNKNOWN_TYPES.items() for t in ts
+)
 
 
 @dataclass(frozen=True)
@@ -61,7 +81,9 @@ class DefectShares:
     def __post_init__(self) -> None:
         for f in fields(self):
             if not 0.0 <= getattr(self, f.name) <= 1.0:
-                raise ValueError(f"DefectShares.{f.name} is {getattr(self, f.name)}: expected a fraction in [0, 1]")
+                raise ValueError(
+                    f"DefectShares.{f.name} is {getattr(self, f.name)}: expected a fraction in [0, 1]"
+                )
         if sum(getattr(self, kind) for kind in CONTENT_KINDS) > 1.0:
             raise ValueError("DefectShares: out_of_range + unknown_type + missing_field must not exceed 1")
 
@@ -108,49 +130,3 @@ def break_line(line: bytes, rng: random.Random) -> bytes:
     if rng.random() < 0.75 and len(line) > 4:
         return line[: rng.randrange(1, len(line) - 2)]
     return rng.choice(GARBAGE)
-
-
-def spoil_telemetry(flat: pl.DataFrame, shares: DefectShares, seed: int) -> tuple[pl.DataFrame, dict[str, int]]:
-    """Vectorised content defects on rendered telemetry; adds `type` and `missing` (envelope attribute)."""
-    u = uniform_expr(pl.col("counter"), stream_key(seed, "defects", "telemetry", "kind"))
-    v = uniform_expr(pl.col("counter"), stream_key(seed, "defects", "telemetry", "variant"))
-    oor, unk = shares.out_of_range, shares.out_of_range + shares.unknown_type
-    kind = (
-        pl.when(u < oor).then(pl.lit("out_of_range"))
-        .when(u < unk).then(pl.lit("unknown_type"))
-        .when(u < unk + shares.missing_field).then(pl.lit("missing_field"))
-    )
-    flat = flat.with_columns(kind=kind, variant=v)
-    slot = (pl.col("variant") * 5).floor()
-    within = pl.col("variant") * 5 - slot  # uniform again inside the chosen bucket
-    slot = slot.cast(pl.Int32)
-    is_oor, is_missing = pl.col("kind") == "out_of_range", pl.col("kind") == "missing_field"
-    oor_values = {  # field: (variant bucket of 5, impossible value)
-        "battery_level": (0, 101 + within * 60),
-        "latitude": (1, 91 + within * 40),
-        "speed_kmh": (2, -(1 + within * 40)),
-        "odometer_km": (3, -pl.col("odometer_km") - 1),
-        "longitude": (4, -181 - within * 60),
-    }
-    missing = [*TELEMETRY, "time", "id"]
-    mslot = (pl.col("variant") * len(missing)).floor().cast(pl.Int32)
-    updates = {}
-    for name in TELEMETRY:
-        expr = pl.col(name)
-        if name in oor_values:
-            bucket, value = oor_values[name]
-            expr = pl.when(is_oor & (slot == bucket)).then(value.round(2)).otherwise(expr)
-        updates[name] = pl.when(is_missing & (mslot == missing.index(name))).then(None).otherwise(expr)
-    unknown = [TYPE_PREFIX + t for t in UNKNOWN_TYPES["veh.events.raw"]]
-    flat = flat.with_columns(
-        **updates,
-        type=pl.when(pl.col("kind") == "unknown_type")
-        .then(pl.when(pl.col("variant") < 0.5).then(pl.lit(unknown[0])).otherwise(pl.lit(unknown[1])))
-        .otherwise(pl.lit(TYPE_PREFIX + "vehicle.telemetry.v1")),
-        missing=pl.when(is_missing & (mslot >= len(TELEMETRY))).then(
-            pl.when(mslot == len(TELEMETRY)).then(pl.lit("time")).otherwise(pl.lit("id"))
-        ),
-    )
-    counts = flat.group_by("kind").len().drop_nulls("kind")
-    tally = dict(zip(counts["kind"].to_list(), counts["len"].to_list()))
-    return flat.drop("kind", "variant"), {k: tally.get(k, 0) for k in CONTENT_KINDS}

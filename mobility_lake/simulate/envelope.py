@@ -5,7 +5,7 @@ runs over different hours never reuse an id. A trace id is shared by all events 
 each event with its own span, as a traced booking flow would report them.
 """
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from mobility_lake.events.catalogue import SPEC_VERSION, TYPE_PREFIX
 from mobility_lake.simulate.cities import HOUR_MS
@@ -16,7 +16,7 @@ SCHEMA_BASE = "https://schemas.mobilitycorp.com/"
 
 def rfc3339(ms: int) -> str:
     """UTC with millisecond precision and a 'Z': 2026-03-10T08:15:02.123Z."""
-    return datetime.fromtimestamp(ms // 1000, tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%S") + f".{ms % 1000:03d}Z"
+    return datetime.fromtimestamp(ms // 1000, tz=UTC).strftime("%Y-%m-%dT%H:%M:%S") + f".{ms % 1000:03d}Z"
 
 
 class EventFactory:
@@ -33,7 +33,9 @@ class EventFactory:
         """16 hex digits, unique in the run: the stem of a booking, payment or session id."""
         return self.names.hex()
 
-    def event(self, source: str, short_type: str, time_ms: int, subject: str, data: dict, trace_id: str) -> dict:
+    def event(
+        self, source: str, short_type: str, time_ms: int, subject: str, data: dict, trace_id: str
+    ) -> dict:
         span = f"{self.rng.getrandbits(64) | 1:016x}"
         return {
             "specversion": SPEC_VERSION,

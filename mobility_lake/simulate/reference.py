@@ -24,7 +24,7 @@ FX_LAST_DAY = date(2027, 12, 31)
 def _corners(city: City) -> list[list[tuple[float, float]]]:
     """(lon, lat) of the grid corners, row 0 at the north; inner corners moved by up to 20% of a cell."""
     rows, cols = city.grid
-    south, west, north, east = city.bbox
+    _, west, north, _ = city.bbox
     rng = generator(0, "zones", city.code)
     corners = []
     for r in range(rows + 1):
@@ -49,11 +49,21 @@ def zone_features(city: City) -> list[dict]:
     for r in range(rows):
         for c in range(cols):
             index = r * cols + c
-            ring = [corners[r + 1][c], corners[r + 1][c + 1], corners[r][c + 1], corners[r][c], corners[r + 1][c]]
+            ring = [
+                corners[r + 1][c],
+                corners[r + 1][c + 1],
+                corners[r][c + 1],
+                corners[r][c],
+                corners[r + 1][c],
+            ]
             features.append(
                 {
                     "type": "Feature",
-                    "properties": {"zone_id": city.zone_id(index), "zone_name": city.districts[index], "city": city.name},
+                    "properties": {
+                        "zone_id": city.zone_id(index),
+                        "zone_name": city.districts[index],
+                        "city": city.name,
+                    },
                     "geometry": {"type": "Polygon", "coordinates": [[list(p) for p in ring]]},
                 }
             )
@@ -79,7 +89,9 @@ def fx_rates_csv() -> str:
             walks[cur] = 0.985 * walks[cur] + rngs[cur].gauss(0.0, 0.12)
             season = math.sin(2 * math.pi * (day - FX_FIRST_DAY).days / 365.25 + len(cur))
             rate = FX_ANCHOR[cur] * (1 + drift * (0.6 * season + 0.4 * math.tanh(walks[cur])))
-            lines.append(f"{day.isoformat()},{cur},{rate:.6g}" if cur != "EUR" else f"{day.isoformat()},EUR,1.0")
+            lines.append(
+                f"{day.isoformat()},{cur},{rate:.6g}" if cur != "EUR" else f"{day.isoformat()},EUR,1.0"
+            )
         day += timedelta(days=1)
     return "\n".join(lines) + "\n"
 

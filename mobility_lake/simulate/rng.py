@@ -77,5 +77,7 @@ def hex_series(values: pl.Series) -> pl.Series:
     array = values.cast(pl.UInt64).rechunk().to_arrow()
     if isinstance(array, pa.ChunkedArray):
         array = array.combine_chunks()
-    raw = pa.FixedSizeBinaryArray.from_buffers(pa.binary(8), len(array), [None, array.buffers()[1]], array.offset)
+    raw = pa.FixedSizeBinaryArray.from_buffers(
+        pa.binary(8), len(array), [None, array.buffers()[1]], array.offset
+    )
     return pl.Series(values.name, pl.from_arrow(raw).bin.encode("hex"))

@@ -51,7 +51,7 @@ class SegmentLog:
         if t1 <= t0:
             return
         values = (vidx, t0, t1, status, lat0, lon0, lat1, lon1, bat0, bat1, odo0, odo1, speed, wobble)
-        for column, value in zip(self.columns.values(), values):
+        for column, value in zip(self.columns.values(), values, strict=True):
             column.append(value)
 
     def __len__(self) -> int:

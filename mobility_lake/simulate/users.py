@@ -15,23 +15,43 @@ from mobility_lake.simulate.cities import CITIES, City
 from mobility_lake.simulate.rng import generator
 
 NAMES = {
-    "de": (("Anna", "Lukas", "Marie", "Felix", "Lena", "Jonas", "Sophie", "Paul", "Hannah", "Leon"),
-           ("Müller", "Schmidt", "Schneider", "Fischer", "Weber", "Meyer", "Wagner", "Becker", "Hoffmann")),
-    "fr": (("Camille", "Louis", "Léa", "Hugo", "Chloé", "Lucas", "Manon", "Jules", "Inès", "Gabriel"),
-           ("Martin", "Bernard", "Dubois", "Thomas", "Robert", "Richard", "Petit", "Durand", "Lefèvre")),
-    "pl": (("Zofia", "Jakub", "Maja", "Antoni", "Julia", "Jan", "Hanna", "Szymon", "Oliwia", "Filip"),
-           ("Nowak", "Kowalski", "Wiśniewski", "Wójcik", "Kowalczyk", "Kamiński", "Lewandowski", "Zieliński")),
-    "cs": (("Tereza", "Jakub", "Eliška", "Jan", "Anna", "Tomáš", "Adéla", "Matyáš", "Natálie", "Vojtěch"),
-           ("Novák", "Svoboda", "Novotný", "Dvořák", "Černý", "Procházka", "Kučera", "Veselý")),
-    "da": (("Freja", "William", "Alma", "Noah", "Ida", "Oscar", "Clara", "Carl", "Ella", "Magnus"),
-           ("Nielsen", "Jensen", "Hansen", "Pedersen", "Andersen", "Christensen", "Larsen", "Sørensen")),
-    "sv": (("Alice", "William", "Maja", "Hugo", "Elsa", "Liam", "Astrid", "Oscar", "Saga", "Axel"),
-           ("Andersson", "Johansson", "Karlsson", "Nilsson", "Eriksson", "Larsson", "Olsson", "Persson")),
-    "en": (("Emily", "James", "Olivia", "Jack", "Amelia", "Harry", "Sophia", "Noah", "Isla", "George"),
-           ("Smith", "Jones", "Taylor", "Brown", "Williams", "Wilson", "Evans", "Walker", "Wright")),
+    "de": (
+        ("Anna", "Lukas", "Marie", "Felix", "Lena", "Jonas", "Sophie", "Paul", "Hannah", "Leon"),
+        ("Müller", "Schmidt", "Schneider", "Fischer", "Weber", "Meyer", "Wagner", "Becker", "Hoffmann"),
+    ),
+    "fr": (
+        ("Camille", "Louis", "Léa", "Hugo", "Chloé", "Lucas", "Manon", "Jules", "Inès", "Gabriel"),
+        ("Martin", "Bernard", "Dubois", "Thomas", "Robert", "Richard", "Petit", "Durand", "Lefèvre"),
+    ),
+    "pl": (
+        ("Zofia", "Jakub", "Maja", "Antoni", "Julia", "Jan", "Hanna", "Szymon", "Oliwia", "Filip"),
+        ("Nowak", "Kowalski", "Wiśniewski", "Wójcik", "Kowalczyk", "Kamiński", "Lewandowski", "Zieliński"),
+    ),
+    "cs": (
+        ("Tereza", "Jakub", "Eliška", "Jan", "Anna", "Tomáš", "Adéla", "Matyáš", "Natálie", "Vojtěch"),
+        ("Novák", "Svoboda", "Novotný", "Dvořák", "Černý", "Procházka", "Kučera", "Veselý"),
+    ),
+    "da": (
+        ("Freja", "William", "Alma", "Noah", "Ida", "Oscar", "Clara", "Carl", "Ella", "Magnus"),
+        ("Nielsen", "Jensen", "Hansen", "Pedersen", "Andersen", "Christensen", "Larsen", "Sørensen"),
+    ),
+    "sv": (
+        ("Alice", "William", "Maja", "Hugo", "Elsa", "Liam", "Astrid", "Oscar", "Saga", "Axel"),
+        ("Andersson", "Johansson", "Karlsson", "Nilsson", "Eriksson", "Larsson", "Olsson", "Persson"),
+    ),
+    "en": (
+        ("Emily", "James", "Olivia", "Jack", "Amelia", "Harry", "Sophia", "Noah", "Isla", "George"),
+        ("Smith", "Jones", "Taylor", "Brown", "Williams", "Wilson", "Evans", "Walker", "Wright"),
+    ),
 }
 TOURIST_LOCALES = ("en-GB", "en-US", "de-DE", "fr-FR", "it-IT", "es-ES", "nl-NL")
-TOURIST_PHONES = ("+44 7700 900###", "+1 202 555 0###", "+39 3## ### ####", "+34 6## ### ###", "+31 6 ########")
+TOURIST_PHONES = (
+    "+44 7700 900###",
+    "+1 202 555 0###",
+    "+39 3## ### ####",
+    "+34 6## ### ###",
+    "+31 6 ########",
+)
 DOMAINS = ("example.com", "example.org", "example.net", "mail.example.com")
 APP_VERSIONS = ("5.12.1", "5.12.0", "5.11.4", "5.10.2", "4.9.8")
 
@@ -62,31 +82,38 @@ def fill(pattern: str, rng: random.Random) -> str:
 
 def email_for(first: str, last: str, rng: random.Random) -> str:
     first, last = ascii_fold(first), ascii_fold(last)
-    local = rng.choice((f"{first}.{last[0]}{rng.randrange(10, 1000)}", f"{first}{last}{rng.randrange(70, 100)}",
-                        f"{first[0]}.{last}", f"{first}_{last}{rng.randrange(1, 10)}"))
+    local = rng.choice(
+        (
+            f"{first}.{last[0]}{rng.randrange(10, 1000)}",
+            f"{first}{last}{rng.randrange(70, 100)}",
+            f"{first[0]}.{last}",
+            f"{first}_{last}{rng.randrange(1, 10)}",
+        )
+    )
     return f"{local}@{rng.choice(DOMAINS)}"
 
 
 class UserBook:
-    """The user base of a run: users numbered per city, skewed so that some ride far more than others."""
+    """The user base of a run: `total` users, each living in a city by fleet share, some riding far more."""
 
     def __init__(self, seed: int, total: int):
-        self.seed = seed
+        self.seed, self.total = seed, total
         self._users: dict[int, User] = {}
-        weights = [c.fleet_share for c in CITIES]
-        counts = [max(3, round(total * w / sum(weights))) for w in weights]
-        self.ranges: dict[str, range] = {}
-        first = 1
-        for city, count in zip(CITIES, counts):
-            self.ranges[city.name] = range(first, first + count)
-            first += count
+        self.by_city: dict[str, list[int]] = {city.name: [] for city in CITIES}
+        for number in range(1, total + 1):
+            self.by_city[self._home(generator(seed, "user", number)).name].append(number)
+
+    @staticmethod
+    def _home(rng: random.Random) -> City:
+        return rng.choices(CITIES, [c.fleet_share for c in CITIES])[0]
 
     def pick(self, city: City, rng: random.Random) -> User:
-        numbers = self.ranges[city.name]
+        """A customer of `city` (any user when the city has none); low numbers are the frequent riders."""
+        numbers = self.by_city[city.name] or list(self.everyone())
         return self.user(numbers[int(len(numbers) * rng.random() ** 2)])
 
     def everyone(self) -> range:
-        return range(1, max(r.stop for r in self.ranges.values()))
+        return range(1, self.total + 1)
 
     def user(self, number: int) -> User:
         if number not in self._users:
@@ -94,8 +121,8 @@ class UserBook:
         return self._users[number]
 
     def _make(self, number: int) -> User:
-        city = next(CITIES[i] for i, r in enumerate(self.ranges.values()) if number in r)
         rng = generator(self.seed, "user", number)
+        city = self._home(rng)
         segment = rng.choices(CUSTOMER_SEGMENTS, (0.4, 0.3, 0.15, 0.15))[0]
         if segment == "tourist":
             locale = rng.choice(TOURIST_LOCALES)

@@ -2,14 +2,13 @@
 
 Every encoding is byte-deterministic (gzip without a timestamp, Parquet from polars), so a re-run with the
 same arguments reproduces the same files. Malformed lines are made here because only JSONL can carry them.
-Big telemetry JSONL is encoded slice by slice into the gzip stream so it never exists as one huge string.
+Big telemetry JSONL is encoded slice by slice into the gzip stream, never as one huge string.
 """
 
 import gzip
 import io
 import math
 import random
-import re
 
 import orjson
 import polars as pl
@@ -17,8 +16,7 @@ import polars as pl
 from mobility_lake.events.catalogue import ENVELOPE_ATTRIBUTES, TELEMETRY
 from mobility_lake.simulate.defects import break_line
 
-JSONL_SLICE_ROWS = 250_000
-_NULL_KEY = (re.compile(r'"[a-z_]+":null,'), re.compile(r',"[a-z_]+":null'))
+JSONL_SLICE_ROWS = 100_000
 
 
 def malformed_positions(count: int, share: float, rng: random.Random) -> list[int]:
@@ -33,11 +31,6 @@ def malformed_positions(count: int, share: float, rng: random.Random) -> list[in
         if i >= count:
             return positions
         positions.append(i)
-
-
-def _gzip() -> tuple[io.BytesIO, gzip.GzipFile]:
-    buffer = io.BytesIO()
-    return buffer, gzip.GzipFile(fileobj=buffer, mode="wb", compresslevel=6, mtime=0)
 
 
 def events_jsonl(events: list[dict], gz: bool, malformed: float, rng: random.Random) -> tuple[bytes, int]:
@@ -70,30 +63,52 @@ def _parquet(frame: pl.DataFrame) -> bytes:
 
 
 def telemetry_jsonl(frame: pl.DataFrame, gz: bool, malformed: float, rng: random.Random) -> tuple[bytes, int]:
-    """JSONL of telemetry rows; a null attribute or payload field (an injected defect) is left out entirely."""
+    """JSONL of telemetry rows; a null attribute or payload field (an injected defect) is left out entirely.
+
+    Ordinary rows go through polars' NDJSON writer a slice at a time; the few special rows (fields to drop,
+    lines to break) pass through Python and follow the ordinary rows of their slice. Gzip level 1: this
+    is the high-volume path.
+    """
     has_null = pl.any_horizontal(
-        pl.col("id").is_null(), pl.col("time").is_null(), *(pl.col("data").struct.field(f).is_null() for f in TELEMETRY)
+        pl.col("id").is_null(),
+        pl.col("time").is_null(),
+        *(pl.col("data").struct.field(f).is_null() for f in TELEMETRY),
     )
-    encoded = pl.struct(*ENVELOPE_ATTRIBUTES, "data").struct.json_encode()
-    buffer, gzipped = _gzip() if gz else (io.BytesIO(), None)
-    sink = gzipped or buffer
-    broken_total = 0
-    for offset in range(0, max(frame.height, 1), JSONL_SLICE_ROWS):
-        part = frame.slice(offset, JSONL_SLICE_ROWS)
-        if part.height == 0:
-            break
-        lines = part.select(line=encoded, has_null=has_null)
-        text = lines["line"]
-        fixes: dict[int, str] = {}
-        for i in lines["has_null"].arg_true().to_list():
-            fixes[i] = _NULL_KEY[1].sub("", _NULL_KEY[0].sub("", text[i]))
-        broken = malformed_positions(part.height, malformed, rng)
-        for i in broken:
-            fixes[i] = break_line(fixes.get(i, text[i]).encode(), rng).decode(errors="replace")
-        broken_total += len(broken)
-        if fixes:
-            text = text.scatter(list(fixes), list(fixes.values()))
-        sink.write(text.str.join("\n").item().encode() + b"\n")
-    if gzipped is not None:
-        gzipped.close()
-    return buffer.getvalue(), broken_total
+    rows = frame.select(*ENVELOPE_ATTRIBUTES, "data")
+    broken = set(malformed_positions(rows.height, malformed, rng))
+    special = sorted(set(frame.select(has_null).to_series().arg_true().to_list()) | broken)
+    buffer = io.BytesIO()
+    sink = gzip.GzipFile(fileobj=buffer, mode="wb", compresslevel=1, mtime=0) if gz else buffer
+    for offset in range(0, rows.height, JSONL_SLICE_ROWS):
+        here = [i for i in special if offset <= i < offset + JSONL_SLICE_ROWS]
+        part = rows.slice(offset, JSONL_SLICE_ROWS).with_row_index("i", offset)
+        ordinary = io.BytesIO()
+        part.filter(~pl.col("i").is_in(here)).drop("i").write_ndjson(ordinary)
+        sink.write(ordinary.getvalue())
+        for index in here:
+            row = rows.row(index, named=True)
+            event = {k: v for k, v in row.items() if v is not None}
+            event["data"] = {k: v for k, v in row["data"].items() if v is not None}
+            line = orjson.dumps(event)
+            sink.write((break_line(line, rng) if index in broken else line) + b"\n")
+    if gz:
+        sink.close()
+    return buffer.getvalue(), len(broken)
+
+
+def encode_events(
+    events: list[dict], extension: str, malformed: float, rng: random.Random
+) -> tuple[bytes, int]:
+    """A file of CloudEvent dicts in the format its extension names, and how many lines were broken."""
+    if extension == "parquet":
+        return events_parquet(events), 0
+    return events_jsonl(events, extension == "jsonl.gz", malformed, rng)
+
+
+def encode_telemetry(
+    frame: pl.DataFrame, extension: str, malformed: float, rng: random.Random
+) -> tuple[bytes, int]:
+    """A file of telemetry rows in the format its extension names, and how many lines were broken."""
+    if extension == "parquet":
+        return telemetry_parquet(frame), 0
+    return telemetry_jsonl(frame, extension == "jsonl.gz", malformed, rng)

@@ -1,10 +1,9 @@
 """The file ledger: each landed file is ingested exactly once, however often and concurrently its hour runs."""
 
 import threading
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import orjson
-import polars as pl
 import pytest
 
 from mobility_lake.bronze import ingest
@@ -14,14 +13,22 @@ from mobility_lake.landing import landing_key
 from mobility_lake.settings import load_settings
 from mobility_lake.storage import Lake
 
-H8 = datetime(2026, 3, 10, 8, tzinfo=timezone.utc)
-H9 = datetime(2026, 3, 10, 9, tzinfo=timezone.utc)
+H8 = datetime(2026, 3, 10, 8, tzinfo=UTC)
+H9 = datetime(2026, 3, 10, 9, tzinfo=UTC)
 
 
 def lines(n: int, prefix: str) -> bytes:
     return b"".join(
-        orjson.dumps({"specversion": "1.0", "id": f"{prefix}-{i}", "source": "//booking-service",
-                      "type": "com.mobilitycorp.booking.cancelled.v1", "data": {}}) + b"\n"
+        orjson.dumps(
+            {
+                "specversion": "1.0",
+                "id": f"{prefix}-{i}",
+                "source": "//booking-service",
+                "type": "com.mobilitycorp.booking.cancelled.v1",
+                "data": {},
+            }
+        )
+        + b"\n"
         for i in range(n)
     )
 
@@ -61,7 +68,9 @@ def test_the_ledger_is_per_arrival_hour_and_rows_keep_their_origin(lake):
     assert ingested_files(lake, "domain_events", [H9]) == {b}
     table = lake.read("bronze", "domain_events").sort("landing_file", "record_number")
     assert table.select("landing_file", "record_number", "arrival_hour").rows() == [
-        (a, 1, H8), (a, 2, H8), (b, 1, H9)
+        (a, 1, H8),
+        (a, 2, H8),
+        (b, 1, H9),
     ]
     assert table["ingested_at"].null_count() == 0
 
@@ -125,7 +134,7 @@ def test_rows_carry_their_parsed_event_hour_and_the_report_counts_new_rows_per_e
     ]
     land(lake, H8, "a.jsonl", b"\n".join(orjson.dumps(e) for e in events))
     report = ingest_hours(lake, "domain_events", [H8])
-    h7, h6 = datetime(2026, 3, 10, 7, tzinfo=timezone.utc), datetime(2026, 3, 10, 6, tzinfo=timezone.utc)
+    h7, h6 = datetime(2026, 3, 10, 7, tzinfo=UTC), datetime(2026, 3, 10, 6, tzinfo=UTC)
     assert dict(report.event_hours) == {(H8, h7): 1, (H8, H8): 1, (H8, h6): 1, (H8, None): 1}
     table = lake.read("bronze", "domain_events").sort("record_number")
     assert table["event_hour"].to_list() == [h7, H8, h6, None]

@@ -2,6 +2,7 @@
 
 import gzip
 import io
+from datetime import UTC
 
 import orjson
 import polars as pl
@@ -22,8 +23,16 @@ EVENT = {
 }
 LINE = orjson.dumps(EVENT) + b"\n"
 TELEMETRY_DATA = {
-    "vehicle_id": "AB123456", "vehicle_type": "scooter", "city": "Berlin", "latitude": 52.5, "longitude": 13.4,
-    "battery_level": 80.0, "speed_kmh": 12.0, "temperature_c": 9.5, "odometer_km": 1234.5, "status": "in_use",
+    "vehicle_id": "AB123456",
+    "vehicle_type": "scooter",
+    "city": "Berlin",
+    "latitude": 52.5,
+    "longitude": 13.4,
+    "battery_level": 80.0,
+    "speed_kmh": 12.0,
+    "temperature_c": 9.5,
+    "odometer_km": 1234.5,
+    "status": "in_use",
 }
 
 
@@ -106,7 +115,9 @@ def test_a_file_that_cannot_be_read_becomes_one_record_naming_why(name, payload,
 
 
 def test_parquet_with_json_payload_keeps_the_text():
-    frame = records_from_file("a.parquet", parquet(pl.DataFrame([{**EVENT, "data": orjson.dumps(EVENT["data"]).decode()}])))
+    frame = records_from_file(
+        "a.parquet", parquet(pl.DataFrame([{**EVENT, "data": orjson.dumps(EVENT["data"]).decode()}]))
+    )
     assert errors(frame) == [None]
     assert orjson.loads(frame["data"][0]) == EVENT["data"]
 
@@ -136,9 +147,14 @@ def test_parquet_with_a_wrong_schema_keeps_every_row_and_names_the_missing_colum
 
 
 def test_parquet_timestamp_time_is_kept_as_rfc3339_text():
-    from datetime import datetime, timezone
+    from datetime import datetime
 
-    rows = pl.DataFrame({**{k: [v] for k, v in EVENT.items() if k not in ("data", "time")},
-                         "time": [datetime(2026, 3, 10, 8, 1, 2, tzinfo=timezone.utc)], "data": ["{}"]})
+    rows = pl.DataFrame(
+        {
+            **{k: [v] for k, v in EVENT.items() if k not in ("data", "time")},
+            "time": [datetime(2026, 3, 10, 8, 1, 2, tzinfo=UTC)],
+            "data": ["{}"],
+        }
+    )
     frame = records_from_file("a.parquet", parquet(rows))
     assert frame["time"][0] == "2026-03-10T08:01:02.000Z"

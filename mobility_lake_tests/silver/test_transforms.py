@@ -1,7 +1,7 @@
 """Each validation rule: a failing example reaches quarantine with its rule and reason; good rows reach silver."""
 
 import copy
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import orjson
 import polars as pl
@@ -15,44 +15,78 @@ from mobility_lake.silver.pipeline import reference_data
 from mobility_lake.silver.tables import SILVER_BY_NAME
 from mobility_lake.silver.transforms import build_silver, silver_columns
 
-H = datetime(2026, 3, 10, 8, tzinfo=timezone.utc)
-FIRST = datetime(2025, 1, 1, tzinfo=timezone.utc)
+H = datetime(2026, 3, 10, 8, tzinfo=UTC)
+FIRST = datetime(2025, 1, 1, tzinfo=UTC)
 BERLIN = (52.52, 13.405)
 
 GOOD = {
     "payment_events": {
         "type": "com.mobilitycorp.payment.captured.v1",
         "source": "//payment-service",
-        "data": {"payment_id": "p-1", "booking_id": "b-1", "user_id": "u-1", "amount": 12.5, "currency": "PLN", "method": "card"},
+        "data": {
+            "payment_id": "p-1",
+            "booking_id": "b-1",
+            "user_id": "u-1",
+            "amount": 12.5,
+            "currency": "PLN",
+            "method": "card",
+        },
     },
     "booking_events": {
         "type": "com.mobilitycorp.booking.completed.v1",
         "source": "//booking-service",
         "data": {
-            "booking_id": "b-1", "user_id": "u-1", "vehicle_id": "AB123456", "vehicle_type": "ebike", "city": "Berlin",
-            "started_at": "2026-03-10T07:40:00Z", "ended_at": "2026-03-10T08:05:30Z", "distance_km": 4.2,
-            "end_latitude": BERLIN[0], "end_longitude": BERLIN[1], "fare_amount": 6.3, "currency": "EUR",
+            "booking_id": "b-1",
+            "user_id": "u-1",
+            "vehicle_id": "AB123456",
+            "vehicle_type": "ebike",
+            "city": "Berlin",
+            "started_at": "2026-03-10T07:40:00Z",
+            "ended_at": "2026-03-10T08:05:30Z",
+            "distance_km": 4.2,
+            "end_latitude": BERLIN[0],
+            "end_longitude": BERLIN[1],
+            "fare_amount": 6.3,
+            "currency": "EUR",
         },
     },
     "vehicle_telemetry": {
         "type": "com.mobilitycorp.vehicle.telemetry.v1",
         "source": "/vehicles/AB123456",
         "data": {
-            "vehicle_id": "AB123456", "vehicle_type": "scooter", "city": "Berlin", "latitude": BERLIN[0],
-            "longitude": BERLIN[1], "battery_level": 25.0, "speed_kmh": 14.0, "temperature_c": 7.5,
-            "odometer_km": 1200.0, "status": "in_use",
+            "vehicle_id": "AB123456",
+            "vehicle_type": "scooter",
+            "city": "Berlin",
+            "latitude": BERLIN[0],
+            "longitude": BERLIN[1],
+            "battery_level": 25.0,
+            "speed_kmh": 14.0,
+            "temperature_c": 7.5,
+            "odometer_km": 1200.0,
+            "status": "in_use",
         },
     },
     "app_events": {
         "type": "com.mobilitycorp.customer.profile_updated.v1",
         "source": "//mobile-app",
-        "data": {"user_id": "u-1", "email": "anna.k123@example.com", "phone": "+49 30 1234567", "locale": "de-DE",
-                 "marketing_opt_in": True},
+        "data": {
+            "user_id": "u-1",
+            "email": "anna.k123@example.com",
+            "phone": "+49 30 1234567",
+            "locale": "de-DE",
+            "marketing_opt_in": True,
+        },
     },
     "weather": {
         "type": "com.mobilitycorp.weather.observation.v1",
         "source": "//weather-service",
-        "data": {"city": "Berlin", "temperature_c": 4.0, "precipitation_mm": 0.2, "wind_speed_kmh": 11.0, "condition": "rain"},
+        "data": {
+            "city": "Berlin",
+            "temperature_c": 4.0,
+            "precipitation_mm": 0.2,
+            "wind_speed_kmh": 11.0,
+            "condition": "rain",
+        },
     },
 }
 
@@ -69,7 +103,9 @@ def event(table: str, n: int = 1, **changes) -> dict:
     return e
 
 
-def bronze(lines: list[bytes], arrival: datetime = H, name: str = "f.jsonl", struct: pl.Struct | None = None) -> pl.DataFrame:
+def bronze(
+    lines: list[bytes], arrival: datetime = H, name: str = "f.jsonl", struct: pl.Struct | None = None
+) -> pl.DataFrame:
     records = records_from_file(name, b"\n".join(lines), struct)
     table = "vehicle_telemetry" if struct is not None else "payment_events"
     return records.with_columns(
@@ -94,47 +130,159 @@ def test_a_good_event_reaches_silver_typed_with_the_contract_columns_first(table
     assert list(result.silver.schema.items()) == list(silver_columns(SILVER_BY_NAME[table]).items())
     assert result.silver.columns[:4] == ["event_id", "event_source", "event_type", "event_time"]
     row = result.silver.row(0, named=True)
-    assert (row["event_id"], row["event_time"], row["date"], row["hour"]) == ("e-1", H + timedelta(minutes=10), H.date(), 8)
+    assert (row["event_id"], row["event_time"], row["date"], row["hour"]) == (
+        "e-1",
+        H + timedelta(minutes=10),
+        H.date(),
+        8,
+    )
 
 
 CASES = [
     # (table, the bad event, rule, reason)
     ("payment_events", b'{"specversion": "1.0", "id": ', "bronze.parse", "malformed_json"),
     ("payment_events", b"\xff\xfe", "bronze.parse", "not_utf8"),
-    ("payment_events", event("payment_events", specversion="0.3"), "envelope.specversion", "unsupported_specversion"),
+    (
+        "payment_events",
+        event("payment_events", specversion="0.3"),
+        "envelope.specversion",
+        "unsupported_specversion",
+    ),
     ("payment_events", event("payment_events", drop=["id"]), "envelope.id", "missing_id"),
     ("payment_events", event("payment_events", source=""), "envelope.source", "missing_source"),
     ("payment_events", event("payment_events", drop=["type"]), "envelope.type", "missing_type"),
-    ("payment_events", event("payment_events", type="com.mobilitycorp.payment.teleported.v9"), "envelope.type", "unknown_type"),
-    ("payment_events", event("payment_events", type="com.mobilitycorp.booking.created.v1"), "envelope.type", "unknown_type"),
+    (
+        "payment_events",
+        event("payment_events", type="com.mobilitycorp.payment.teleported.v9"),
+        "envelope.type",
+        "unknown_type",
+    ),
+    (
+        "payment_events",
+        event("payment_events", type="com.mobilitycorp.booking.created.v1"),
+        "envelope.type",
+        "unknown_type",
+    ),
     ("payment_events", event("payment_events", drop=["time"]), "envelope.time", "missing_time"),
     ("payment_events", event("payment_events", time="10/03/2026 08:10"), "envelope.time", "invalid_time"),
     ("payment_events", event("payment_events", time="2026-03-10T08:10:00"), "envelope.time", "invalid_time"),
-    ("payment_events", event("payment_events", time="2026-03-10T11:00:00Z"), "envelope.time", "time_in_future"),
-    ("payment_events", event("payment_events", time="2024-06-01T08:00:00Z"), "envelope.time", "before_first_partition"),
+    (
+        "payment_events",
+        event("payment_events", time="2026-03-10T11:00:00Z"),
+        "envelope.time",
+        "time_in_future",
+    ),
+    (
+        "payment_events",
+        event("payment_events", time="2024-06-01T08:00:00Z"),
+        "envelope.time",
+        "before_first_partition",
+    ),
     ("payment_events", event("payment_events", drop=["data"]), "envelope.data", "missing_data"),
     ("payment_events", {**event("payment_events"), "data": "a string"}, "envelope.data", "invalid_data"),
-    ("payment_events", event("payment_events", data={"amount": "twelve"}), "payload.amount.type", "invalid_type"),
-    ("payment_events", event("payment_events", data={"amount": -1}), "payload.amount.greater_than_or_equal_to(0)", "out_of_range"),
-    ("payment_events", event("payment_events", drop=["user_id"]), "payload.user_id.not_nullable", "missing_field"),
-    ("payment_events", event("payment_events", data={"payment_id": ""}), "payload.payment_id.str_length(1, None)", "empty_value"),
-    ("payment_events", event("payment_events", data={"method": "cash"}), "payload.method.isin", "not_allowed"),
-    ("payment_events", event("payment_events", data={"currency": "zloty"}), "payload.currency.str_matches('^[A-Z]{3}$')", "invalid_format"),
-    ("payment_events", event("payment_events", data={"currency": "XXX"}), "enrichment.fx_rate", "missing_fx_rate"),
-    ("vehicle_telemetry", event("vehicle_telemetry", data={"battery_level": 140}), "payload.battery_level.in_range(0, 100)", "out_of_range"),
-    ("vehicle_telemetry", event("vehicle_telemetry", data={"latitude": 123.0}), "payload.latitude.in_range(-90, 90)", "out_of_range"),
-    ("vehicle_telemetry", event("vehicle_telemetry", data={"speed_kmh": -4}), "payload.speed_kmh.greater_than_or_equal_to(0)", "out_of_range"),
-    ("vehicle_telemetry", event("vehicle_telemetry", data={"vehicle_id": "ab12"}), "payload.vehicle_id.str_matches('^[A-Z]{2}\\d{6}$')", "invalid_format"),
-    ("vehicle_telemetry", event("vehicle_telemetry", data={"status": "flying"}), "payload.status.isin", "not_allowed"),
-    ("booking_events", event("booking_events", data={"ended_at": "2026-03-10T07:00:00Z"}), "payload.ended_not_before_started", "inconsistent_times"),
-    ("booking_events", event("booking_events", data={"started_at": "yesterday"}), "payload.started_at.type", "invalid_type"),
-    ("booking_events", event("booking_events", data={"distance_km": -2.0}), "payload.distance_km.greater_than_or_equal_to(0)", "out_of_range"),
-    ("app_events", event("app_events", data={"marketing_opt_in": "yes"}), "payload.marketing_opt_in.type", "invalid_type"),
+    (
+        "payment_events",
+        event("payment_events", data={"amount": "twelve"}),
+        "payload.amount.type",
+        "invalid_type",
+    ),
+    (
+        "payment_events",
+        event("payment_events", data={"amount": -1}),
+        "payload.amount.greater_than_or_equal_to(0)",
+        "out_of_range",
+    ),
+    (
+        "payment_events",
+        event("payment_events", drop=["user_id"]),
+        "payload.user_id.not_nullable",
+        "missing_field",
+    ),
+    (
+        "payment_events",
+        event("payment_events", data={"payment_id": ""}),
+        "payload.payment_id.str_length(1, None)",
+        "empty_value",
+    ),
+    (
+        "payment_events",
+        event("payment_events", data={"method": "cash"}),
+        "payload.method.isin",
+        "not_allowed",
+    ),
+    (
+        "payment_events",
+        event("payment_events", data={"currency": "zloty"}),
+        "payload.currency.str_matches('^[A-Z]{3}$')",
+        "invalid_format",
+    ),
+    (
+        "payment_events",
+        event("payment_events", data={"currency": "XXX"}),
+        "enrichment.fx_rate",
+        "missing_fx_rate",
+    ),
+    (
+        "vehicle_telemetry",
+        event("vehicle_telemetry", data={"battery_level": 140}),
+        "payload.battery_level.in_range(0, 100)",
+        "out_of_range",
+    ),
+    (
+        "vehicle_telemetry",
+        event("vehicle_telemetry", data={"latitude": 123.0}),
+        "payload.latitude.in_range(-90, 90)",
+        "out_of_range",
+    ),
+    (
+        "vehicle_telemetry",
+        event("vehicle_telemetry", data={"speed_kmh": -4}),
+        "payload.speed_kmh.greater_than_or_equal_to(0)",
+        "out_of_range",
+    ),
+    (
+        "vehicle_telemetry",
+        event("vehicle_telemetry", data={"vehicle_id": "ab12"}),
+        "payload.vehicle_id.str_matches('^[A-Z]{2}\\d{6}$')",
+        "invalid_format",
+    ),
+    (
+        "vehicle_telemetry",
+        event("vehicle_telemetry", data={"status": "flying"}),
+        "payload.status.isin",
+        "not_allowed",
+    ),
+    (
+        "booking_events",
+        event("booking_events", data={"ended_at": "2026-03-10T07:00:00Z"}),
+        "payload.ended_not_before_started",
+        "inconsistent_times",
+    ),
+    (
+        "booking_events",
+        event("booking_events", data={"started_at": "yesterday"}),
+        "payload.started_at.type",
+        "invalid_type",
+    ),
+    (
+        "booking_events",
+        event("booking_events", data={"distance_km": -2.0}),
+        "payload.distance_km.greater_than_or_equal_to(0)",
+        "out_of_range",
+    ),
+    (
+        "app_events",
+        event("app_events", data={"marketing_opt_in": "yes"}),
+        "payload.marketing_opt_in.type",
+        "invalid_type",
+    ),
     ("weather", event("weather", data={"condition": "sunny-ish"}), "payload.condition.isin", "not_allowed"),
 ]
 
 
-@pytest.mark.parametrize(("table", "bad", "rule", "reason"), CASES, ids=[f"{c[0]}-{c[3]}-{i}" for i, c in enumerate(CASES)])
+@pytest.mark.parametrize(
+    ("table", "bad", "rule", "reason"), CASES, ids=[f"{c[0]}-{c[3]}-{i}" for i, c in enumerate(CASES)]
+)
 def test_each_rule_sends_its_failing_example_to_quarantine_with_its_reason(table, bad, rule, reason):
     result = run(table, [event(table, n=100), bad])
     assert result.silver["event_id"].to_list() == ["e-100"]
@@ -147,33 +295,50 @@ def test_each_rule_sends_its_failing_example_to_quarantine_with_its_reason(table
 def test_a_row_failing_several_rules_is_quarantined_once_under_the_first():
     bad = event("payment_events", data={"amount": -1, "method": "cash"}, drop=["user_id"])
     result = run("payment_events", [bad])
-    assert result.quarantine.select("rule", "reason").rows() == [("payload.user_id.not_nullable", "missing_field")]
+    assert result.quarantine.select("rule", "reason").rows() == [
+        ("payload.user_id.not_nullable", "missing_field")
+    ]
 
 
 def test_redelivered_copies_collapse_to_the_first_landed_and_are_counted():
-    result = run("payment_events", [event("payment_events", 1), event("payment_events", 2), event("payment_events", 1)])
+    result = run(
+        "payment_events", [event("payment_events", 1), event("payment_events", 2), event("payment_events", 1)]
+    )
     assert sorted(result.silver["event_id"]) == ["e-1", "e-2"]
     assert result.silver.filter(pl.col("event_id") == "e-1")["record_number"].to_list() == [1]
     assert (result.bronze_rows, result.duplicates, result.quarantine.height) == (3, 1, 0)
 
 
 def test_the_same_id_from_another_source_is_another_event():
-    result = run("payment_events", [event("payment_events", 1), event("payment_events", 1, source="//other-service")])
+    result = run(
+        "payment_events", [event("payment_events", 1), event("payment_events", 1, source="//other-service")]
+    )
     assert result.silver.height == 2 and result.duplicates == 0
 
 
 def test_every_bronze_row_is_silver_quarantined_or_a_duplicate():
-    events = [event("payment_events", i) for i in range(5)] + [event("payment_events", 1), b"{", event("payment_events", 9, data={"amount": -5})]
+    events = [event("payment_events", i) for i in range(5)] + [
+        event("payment_events", 1),
+        b"{",
+        event("payment_events", 9, data={"amount": -5}),
+    ]
     result = run("payment_events", events)
     assert result.bronze_rows == result.silver.height + result.quarantine.height + result.duplicates == 8
 
 
 def test_enrichment_zone_battery_status_duration_and_eur():
-    telemetry = run("vehicle_telemetry", [event("vehicle_telemetry", data={"battery_level": b}, n=i)
-                                          for i, b in enumerate([5, 10, 29.9, 69, 70, 100])]).silver.sort("event_id")
+    telemetry = run(
+        "vehicle_telemetry",
+        [
+            event("vehicle_telemetry", data={"battery_level": b}, n=i)
+            for i, b in enumerate([5, 10, 29.9, 69, 70, 100])
+        ],
+    ).silver.sort("event_id")
     assert telemetry["battery_status"].to_list() == ["critical", "low", "low", "medium", "good", "good"]
     assert telemetry["zone_id"].null_count() == 0
-    far = run("vehicle_telemetry", [event("vehicle_telemetry", data={"latitude": 0.0, "longitude": 0.0})]).silver
+    far = run(
+        "vehicle_telemetry", [event("vehicle_telemetry", data={"latitude": 0.0, "longitude": 0.0})]
+    ).silver
     assert far["zone_id"].to_list() == [None]
     trip = run("booking_events", [event("booking_events")]).silver.row(0, named=True)
     assert trip["trip_duration_min"] == pytest.approx(25.5)

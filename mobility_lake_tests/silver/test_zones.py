@@ -81,7 +81,7 @@ def test_centre_of_each_real_zone_gets_that_zone(index):
     ring = REAL_FEATURES[index]["geometry"]["coordinates"][0][:-1]
     turns = {
         (b[0] - a[0]) * (c[1] - b[1]) - (b[1] - a[1]) * (c[0] - b[0]) > 0
-        for a, b, c in zip(ring, ring[1:] + ring[:1], ring[2:] + ring[:2])
+        for a, b, c in zip(ring, ring[1:] + ring[:1], ring[2:] + ring[:2], strict=True)
     }
     assert len(turns) == 1, "the vertex mean is only sure to be inside a convex zone"
     lon = sum(p[0] for p in ring) / len(ring)
