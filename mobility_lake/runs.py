@@ -38,12 +38,16 @@ class ChunkResult:
     failed_checks: tuple[str, ...]  # "asset/check" of every check that did not pass
 
 
+INSTANCE_CONFIG = PROJECT_ROOT / "data" / "dagster_home" / "dagster.yaml"
+
+
 def persistent_instance() -> dg.DagsterInstance:
-    """The instance in DAGSTER_HOME (default data/dagster_home), seeded with the project's dagster.yaml."""
+    """The instance in DAGSTER_HOME (default data/dagster_home, whose dagster.yaml is the project's); another
+    DAGSTER_HOME without a dagster.yaml gets a copy of it."""
     home = dagster_home()
     config = home / "dagster.yaml"
     if not config.exists():
-        shutil.copyfile(PROJECT_ROOT / "dagster.yaml", config)
+        shutil.copyfile(INSTANCE_CONFIG, config)
     return dg.DagsterInstance.from_config(str(home))
 
 
