@@ -38,7 +38,7 @@ def stage(name: str, args: argparse.Namespace) -> dict:
         reference = reference_data()
         rows = 0
         for table in SILVER_TABLES:
-            _, figures = materialize_hour(lake, table, HOUR, HOUR - timedelta(days=30), reference)
+            figures = materialize_hour(lake, table, HOUR, HOUR - timedelta(days=30), reference)
             rows += figures.bronze_rows
     seconds = time.perf_counter() - began
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024 / 1024

@@ -8,13 +8,14 @@ loses a race with another writer is retried against the new version.
 
 import logging
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 import fsspec
 import polars as pl
+import pyarrow as pa
 from deltalake import DeltaTable, write_deltalake
 from deltalake.exceptions import CommitFailedError, TableNotFoundError
 
@@ -86,12 +87,32 @@ class Lake:
         An empty `data` clears the predicate's rows: stale rows never survive a re-run. The table is created
         first when missing, since delta-rs does not guard a write that creates a table.
         """
+        self.replace_where_streaming(layer, table, data.schema, lambda: [data], predicate, partition_by)
+
+    def replace_where_streaming(
+        self,
+        layer: str,
+        table: str,
+        schema: pl.Schema,
+        frames: Callable[[], Iterable[pl.DataFrame]],
+        predicate: str,
+        partition_by: list[str] | None = None,
+    ) -> None:
+        """`replace_where` for data made piece by piece: `frames()` yields them as the commit consumes them,
+        so only one piece is in memory at a time, and the whole window is still one commit. On a lost race
+        `frames()` is called again."""
         uri = self.table_uri(layer, table)
-        self.ensure_table(layer, table, data.schema, partition_by)
+        self.ensure_table(layer, table, schema, partition_by)
+        arrow_schema = pl.DataFrame(schema=schema).to_arrow().schema
+
+        def batches() -> Iterator[pa.RecordBatch]:
+            for frame in frames():
+                yield from frame.to_arrow().cast(arrow_schema).to_batches()
+
         self._commit(
             lambda: write_deltalake(
                 uri,
-                data,
+                pa.RecordBatchReader.from_batches(arrow_schema, batches()),
                 mode="overwrite",
                 predicate=predicate,
                 partition_by=partition_by,

@@ -17,7 +17,7 @@ from mobility_lake.definitions import BRONZE_JOB, SILVER_JOB, build_definitions
 from mobility_lake.events.catalogue import TOPICS
 from mobility_lake.landing import landing_key
 from mobility_lake.resources import QualityPolicy
-from mobility_lake.runs import materialize, persistent_instance
+from mobility_lake.runs import RunFailed, materialize, persistent_instance
 from mobility_lake.settings import load_settings
 from mobility_lake.silver.tables import SILVER_TABLES
 from mobility_lake.simulate import DefectShares, simulate
@@ -59,10 +59,13 @@ def run_scenario(env: dict[str, str], tmp_path, monkeypatch, vehicles: int) -> N
         summary.defects[kind] > 0
         for kind in ("duplicate", "late", "malformed", "out_of_range", "unknown_type", "missing_field")
     )
-    defs = build_definitions(
-        settings, QualityPolicy(max_quarantine_share=0.25)
-    )  # defects well above real life
-    instance = persistent_instance()
+    # The defect shares are far above real life, so the quarantine threshold is raised to match.
+    defs = build_definitions(settings, QualityPolicy(max_quarantine_share=0.25))
+    with persistent_instance() as instance:
+        check_scenario(lake, settings, defs, instance, summary)
+
+
+def check_scenario(lake, settings, defs, instance, summary) -> None:
     chunks = materialize(defs, settings, START, END, instance, jobs=(BRONZE_JOB, SILVER_JOB))
     assert all(not c.failed_checks for c in chunks)
 
@@ -152,3 +155,17 @@ def test_end_to_end_on_a_local_root(tmp_path, monkeypatch):
 @pytest.mark.s3
 def test_end_to_end_on_s3(s3_env, tmp_path, monkeypatch):
     run_scenario(s3_env, tmp_path, monkeypatch, vehicles=30)
+
+
+def test_a_failing_blocking_check_fails_the_run_and_names_it(tmp_path, monkeypatch):
+    monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / "dagster_home"))
+    settings = load_settings({"MOBILITY_LAKE_ROOT": str(tmp_path / "lake")})
+    simulate(Lake(settings), START, 1, vehicles=10, seed=5, defects=DEFECTS)
+    defs = build_definitions(settings, QualityPolicy(max_quarantine_share=0.0))
+    with persistent_instance() as instance:
+        with pytest.raises(RunFailed, match="silver_hourly"):
+            materialize(
+                defs, settings, START, START + timedelta(hours=1), instance, jobs=(BRONZE_JOB, SILVER_JOB)
+            )
+        failed = [r for r in instance.get_run_records() if r.dagster_run.job_name == SILVER_JOB]
+        assert failed and failed[0].dagster_run.is_failure

@@ -139,3 +139,20 @@ def test_files_before_the_first_partition_request_no_run(tmp_path):
     lake = Lake(load_settings({"MOBILITY_LAKE_ROOT": str(tmp_path)}))
     drop(lake, [Landed("domain.events", datetime(2024, 1, 1, tzinfo=UTC), "a.jsonl", T0)])
     assert evaluate(lake, None)[0] == []
+
+
+@pytest.mark.s3
+def test_sensor_on_s3_finds_first_files_then_only_new_ones(s3_env, monkeypatch):
+    for name, value in s3_env.items():
+        monkeypatch.setenv(name, value)  # credentials reach the resource only through the environment
+    lake = Lake(load_settings(s3_env))
+    lake.write_bytes(landing_key("domain.events", H8, "a.jsonl"), b"{}\n")
+    lake.write_bytes(landing_key("external.weather", H9, "w.jsonl"), b"{}\n")
+    requests, cursor = evaluate(lake, None)
+    assert [describe(r) for r in requests] == [
+        ("2026-03-10-08:00", "2026-03-10-09:00", ("domain_events", "weather"))
+    ]
+    assert evaluate(lake, cursor)[0] == []
+    lake.write_bytes(landing_key("payment.events", H12, "p.jsonl"), b"{}\n")
+    requests, _ = evaluate(lake, cursor)
+    assert [describe(r) for r in requests] == [("2026-03-10-12:00", "2026-03-10-12:00", ("payment_events",))]

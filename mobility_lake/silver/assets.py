@@ -5,7 +5,6 @@ so a failure stops downstream in the run, and gold's automation requires them pa
 """
 
 import dagster as dg
-import polars as pl
 
 from mobility_lake.bronze.assets import bronze_key
 from mobility_lake.events.catalogue import TOPICS_BY_TABLE
@@ -55,19 +54,17 @@ def silver_asset(
         window = context.partition_time_window
         handle = lake.lake()
         reference = reference_data()
-        written: list[pl.DataFrame] = []
         figures: list[HourFigures] = []
         for hour in hours_in(window.start, window.end):
-            result, hour_figures = materialize_hour(handle, table, hour, first_hour, reference)
-            written.append(result.silver)
+            hour_figures = materialize_hour(handle, table, hour, first_hour, reference)
             figures.append(hour_figures)
             context.log.info(
                 f"{table.name} {hour_key(hour)}: {hour_figures.bronze_rows} bronze rows -> {hour_figures.silver_rows} "
                 f"silver, {hour_figures.quarantine_rows} quarantined, {hour_figures.duplicates} duplicates"
             )
         outcomes = [
-            quality.schema_check(written, table),
-            quality.unique_check(written),
+            quality.schema_check(figures),
+            quality.unique_check(figures),
             quality.conservation_check(figures),
             quality.quarantine_share_check(figures, quality_policy.max_quarantine_share),
         ]

@@ -1,43 +1,36 @@
 """Silver hour by hour: read the bronze rows placed in the hour, build, write, and measure what was written.
 
-Each hour is written as two window replacements, the silver table's and its quarantine's, so re-running
-an hour (or a range) gives the same tables. The figures returned are what the asset checks judge: the
-conservation figures are read back from the tables, not taken from memory.
+An hour is processed in chunks of bronze rows split by a hash of the event `source`: every copy of an
+event shares its source, so each chunk removes its own duplicates, and memory holds one chunk at a time.
+The chunks stream into one Delta commit per table (silver, then quarantine) that replaces the hour's
+window, so re-running an hour or a range gives the same tables. The figures returned are what the asset
+checks judge; row counts and identity uniqueness are read back from the tables, not taken from memory.
 """
 
+import math
 from collections import Counter
-from dataclasses import dataclass, field
+from collections.abc import Iterator
 from datetime import datetime, timedelta
 from functools import lru_cache
 
 import polars as pl
 
-from mobility_lake.bronze.ingest import bronze_schema
 from mobility_lake.bronze.ledger import arrival_date
 from mobility_lake.placement import FUTURE_TOLERANCE, silver_hour
 from mobility_lake.silver.fx import load_fx_rates
+from mobility_lake.silver.quality import HourFigures, schema_failures
 from mobility_lake.silver.tables import SilverTable
-from mobility_lake.silver.transforms import QUARANTINE, Reference, SilverResult, build_silver, silver_columns
+from mobility_lake.silver.transforms import QUARANTINE, Reference, build_silver, silver_columns
 from mobility_lake.silver.zones import load_zones
 from mobility_lake.storage import Lake, sql_literal
 
 HOUR = timedelta(hours=1)
-
-
-@dataclass
-class HourFigures:
-    """What one silver hour holds after its write; counts and reason codes only."""
-
-    hour: datetime
-    bronze_rows: int
-    duplicates: int
-    silver_rows: int
-    quarantine_rows: int
-    quarantine_by_reason: Counter = field(default_factory=Counter)
-
-    @property
-    def conserved(self) -> bool:
-        return self.bronze_rows == self.silver_rows + self.quarantine_rows + self.duplicates
+CHUNK_ROWS = 2_000_000
+# The bronze columns silver reads; the rest (traceparent, dataschema, raw text, ...) stay in bronze.
+BRONZE_INPUT = (
+    "specversion", "id", "source", "type", "time", "subject", "data", "error",
+    "record_number", "landing_file", "ingested_at", "arrival_hour", "event_hour",
+)  # fmt: skip
 
 
 @lru_cache(maxsize=1)
@@ -45,21 +38,19 @@ def reference_data() -> Reference:
     return Reference(zones=load_zones(), fx_rates=load_fx_rates())
 
 
-def bronze_rows_for_hour(
-    lake: Lake, table: SilverTable, hour: datetime, first_hour: datetime
-) -> pl.DataFrame:
+def placed_rows(lake: Lake, table: SilverTable, hour: datetime, first_hour: datetime) -> pl.LazyFrame | None:
     """Every bronze row placed in `hour`, whichever arrival hour it landed in (never bounded above: a
-    re-run also finds events later than the lateness window)."""
+    re-run also finds events later than the lateness window); None before bronze has a table."""
     scan = lake.scan("bronze", table.bronze_table)
     if scan is None:
-        return pl.DataFrame(schema=bronze_schema(table.bronze_table))
-    earliest = arrival_date(hour - FUTURE_TOLERANCE)
+        return None
+    columns = [c for c in (*BRONZE_INPUT, "data_struct") if c in scan.collect_schema()]
     placed = silver_hour(pl.col("event_hour"), pl.col("arrival_hour"), first_hour)
     return (
-        scan.filter(pl.col("arrival_date") >= earliest)
+        scan.filter(pl.col("arrival_date") >= arrival_date(hour - FUTURE_TOLERANCE))
         .filter((pl.col("event_hour") == hour) | (pl.col("arrival_hour") == hour))
         .filter(placed == hour)
-        .collect()
+        .select(columns)
     )
 
 
@@ -71,47 +62,70 @@ def window_predicate(time_column: str, date_column: str, hour: datetime) -> str:
     )
 
 
-def write_hour(lake: Lake, table: SilverTable, hour: datetime, result: SilverResult) -> None:
-    lake.replace_where(
-        "silver",
-        table.name,
-        result.silver,
-        window_predicate("event_time", "date", hour),
-        partition_by=["date"],
+def materialize_hour(
+    lake: Lake, table: SilverTable, hour: datetime, first_hour: datetime, reference: Reference
+) -> HourFigures:
+    """Build and write one silver hour and its quarantine; return the figures the checks judge."""
+    rows = placed_rows(lake, table, hour, first_hour)
+    total = 0 if rows is None else rows.select(pl.len()).collect().item()
+    chunks = max(1, math.ceil(total / CHUNK_ROWS))
+    figures = HourFigures(hour)
+    quarantined: list[pl.DataFrame] = []
+
+    def silver_chunks() -> Iterator[pl.DataFrame]:
+        figures.bronze_rows = figures.duplicates = 0
+        figures.schema_failures.clear()
+        quarantined.clear()
+        for chunk in range(chunks if rows is not None else 0):
+            part = rows if chunks == 1 else rows.filter(pl.col("source").hash() % chunks == chunk)
+            result = build_silver(part.collect(), table, hour, first_hour, reference)
+            figures.bronze_rows += result.bronze_rows
+            figures.duplicates += result.duplicates
+            figures.schema_failures.update(schema_failures(result.silver, table))
+            quarantined.append(result.quarantine)
+            yield result.silver
+
+    schema = pl.Schema(silver_columns(table))
+    predicate = window_predicate("event_time", "date", hour)
+    lake.replace_where_streaming(
+        "silver", table.name, schema, silver_chunks, predicate, partition_by=["date"]
     )
+    quarantine = pl.concat(quarantined) if quarantined else pl.DataFrame(schema=QUARANTINE)
     lake.replace_where(
         "quarantine",
         table.name,
-        result.quarantine,
+        quarantine,
         window_predicate("partition_hour", "partition_date", hour),
         partition_by=["partition_date"],
     )
+    figures.quarantine_by_reason = Counter(dict(quarantine.group_by("reason").len().iter_rows()))
+    figures.silver_rows, figures.repeated_identities = _read_back_silver(lake, table, hour)
+    figures.quarantine_rows = _count(lake, "quarantine", table.name, "partition_hour", hour)
+    return figures
 
 
-def count_written(lake: Lake, layer: str, table: str, column: str, hour: datetime) -> int:
+def _in_hour(column: str, hour: datetime) -> pl.Expr:
+    return (pl.col(column) >= hour) & (pl.col(column) < hour + HOUR)
+
+
+def _count(lake: Lake, layer: str, table: str, column: str, hour: datetime) -> int:
     scan = lake.scan(layer, table)
+    return 0 if scan is None else scan.filter(_in_hour(column, hour)).select(pl.len()).collect().item()
+
+
+def _read_back_silver(lake: Lake, table: SilverTable, hour: datetime) -> tuple[int, int]:
+    """Rows in the silver hour as written, and how many of them repeat an identity (hash, then exact)."""
+    scan = lake.scan("silver", table.name)
     if scan is None:
-        return 0
-    in_hour = (pl.col(column) >= hour) & (pl.col(column) < hour + HOUR)
-    return scan.filter(in_hour).select(pl.len()).collect().item()
-
-
-def materialize_hour(
-    lake: Lake, table: SilverTable, hour: datetime, first_hour: datetime, reference: Reference
-) -> tuple[SilverResult, HourFigures]:
-    bronze = bronze_rows_for_hour(lake, table, hour, first_hour)
-    result = build_silver(bronze, table, hour, first_hour, reference)
-    write_hour(lake, table, hour, result)
-    figures = HourFigures(
-        hour=hour,
-        bronze_rows=result.bronze_rows,
-        duplicates=result.duplicates,
-        silver_rows=count_written(lake, "silver", table.name, "event_time", hour),
-        quarantine_rows=count_written(lake, "quarantine", table.name, "partition_hour", hour),
-        quarantine_by_reason=Counter(dict(result.quarantine.group_by("reason").len().iter_rows())),
+        return 0, 0
+    in_hour = scan.filter(pl.col("date") == hour.date()).filter(_in_hour("event_time", hour))
+    hashes = in_hour.select(pl.struct("event_source", "event_id").hash().alias("h")).collect()["h"]
+    if not hashes.is_duplicated().any():
+        return hashes.len(), 0
+    suspects = hashes.filter(hashes.is_duplicated()).unique()
+    exact = (
+        in_hour.select("event_source", "event_id")
+        .filter(pl.struct("event_source", "event_id").hash().is_in(suspects.implode()))
+        .collect()
     )
-    return result, figures
-
-
-def empty_tables(table: SilverTable) -> tuple[pl.Schema, pl.Schema]:
-    return pl.Schema(silver_columns(table)), pl.Schema(QUARANTINE)
+    return hashes.len(), int(exact.is_duplicated().sum())

@@ -4,13 +4,13 @@ Results carry counts per rule, per reason and per hour; never a value, an id or 
 """
 
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import datetime
 
 import pandera.errors as pa_errors
 import polars as pl
 
 from mobility_lake.partitions import hour_key
-from mobility_lake.silver.pipeline import HourFigures
 from mobility_lake.silver.rules import rule_for, silver_schema
 from mobility_lake.silver.tables import SilverTable
 from mobility_lake.silver.transforms import ENVELOPE, derived_columns
@@ -21,6 +21,24 @@ CHECK_CONSERVATION = "conservation"
 CHECK_QUARANTINE_SHARE = "quarantine_share"
 
 
+@dataclass
+class HourFigures:
+    """What one silver hour holds after its write; counts, rule names and reason codes only."""
+
+    hour: datetime
+    bronze_rows: int = 0
+    duplicates: int = 0
+    silver_rows: int = 0
+    quarantine_rows: int = 0
+    repeated_identities: int = 0
+    quarantine_by_reason: Counter = field(default_factory=Counter)
+    schema_failures: Counter = field(default_factory=Counter)
+
+    @property
+    def conserved(self) -> bool:
+        return self.bronze_rows == self.silver_rows + self.quarantine_rows + self.duplicates
+
+
 @dataclass(frozen=True)
 class CheckOutcome:
     name: str
@@ -28,34 +46,41 @@ class CheckOutcome:
     metadata: dict[str, object]
 
 
-def schema_check(frames: list[pl.DataFrame], table: SilverTable) -> CheckOutcome:
-    """The silver table's Pandera schema over the rows written, failing rows counted per rule."""
+def schema_failures(frame: pl.DataFrame, table: SilverTable) -> Counter:
+    """Rows of `frame` failing the silver table's Pandera schema, counted per rule."""
     failures: Counter = Counter()
-    rows = 0
-    schema = silver_schema(table, ENVELOPE, derived_columns(table))
-    for frame in frames:
-        rows += frame.height
-        try:
-            schema.validate(frame.drop("landing_file", "record_number", "ingested_at"), lazy=True)
-        except pa_errors.SchemaErrors as errors:
-            cases = errors.failure_cases
-            for (column, check), count in cases.group_by("column", "check").len().iter_rows(named=False):
-                failures[rule_for(column, check)] += count
+    try:
+        silver_schema(table, ENVELOPE, derived_columns(table)).validate(
+            frame.drop("landing_file", "record_number", "ingested_at"), lazy=True
+        )
+    except pa_errors.SchemaErrors as errors:
+        for column, check, count in errors.failure_cases.group_by("column", "check").len().iter_rows():
+            failures[rule_for(column, check)] += count
+    return failures
+
+
+def schema_check(figures: list[HourFigures]) -> CheckOutcome:
+    """The silver table's Pandera schema over every row written, failing rows counted per rule."""
+    failures: Counter = Counter()
+    for f in figures:
+        failures.update(f.schema_failures)
     return CheckOutcome(
         CHECK_SCHEMA,
         not failures,
-        {"rows_checked": rows, "failing_rows_by_rule": dict(sorted(failures.items()))},
+        {
+            "rows_checked": sum(f.silver_rows for f in figures),
+            "failing_rows_by_rule": dict(sorted(failures.items())),
+        },
     )
 
 
-def unique_check(frames: list[pl.DataFrame]) -> CheckOutcome:
-    """No event identity (`event_source`, `event_id`) appears twice in the hours written."""
-    identities = (
-        pl.concat([f.select("event_source", "event_id") for f in frames]) if frames else pl.DataFrame()
-    )
-    repeated = int(identities.is_duplicated().sum()) if identities.height else 0
+def unique_check(figures: list[HourFigures]) -> CheckOutcome:
+    """No event identity (`event_source`, `event_id`) appears twice in an hour as written."""
+    repeated = sum(f.repeated_identities for f in figures)
     return CheckOutcome(
-        CHECK_UNIQUE, repeated == 0, {"rows_checked": identities.height, "repeated_identities": repeated}
+        CHECK_UNIQUE,
+        repeated == 0,
+        {"rows_checked": sum(f.silver_rows for f in figures), "repeated_identities": repeated},
     )
 
 
