@@ -70,6 +70,9 @@ def build_parser() -> argparse.ArgumentParser:
     mat = commands.add_parser("materialize", help="run the lake's assets for the hours in [start, end)")
     mat.add_argument("--start", type=iso_hour, required=True)
     mat.add_argument("--end", type=iso_hour, required=True)
+    query = commands.add_parser("query", help="run SQL over the lake's tables, named layer.table")
+    query.add_argument("sql")
+    query.add_argument("--format", choices=("table", "csv", "json"), default="table")
     commands.add_parser(
         "demo", help="simulate a few hours of a small fleet, materialize them, print a summary"
     )
@@ -140,6 +143,26 @@ def _materialize(settings, start: datetime, end: datetime) -> None:
     materialize(build_definitions(settings), settings, start, end, instance, report, (BRONZE_JOB, SILVER_JOB))
 
 
+def cmd_query(args: argparse.Namespace, settings) -> int:
+    from mobility_lake.query import QueryError, existing_tables, referenced_tables, render, run_query
+    from mobility_lake.storage import Lake
+
+    lake = Lake(settings)
+    try:
+        frame = run_query(lake, args.sql)
+    except QueryError as exc:
+        existing = {f"{layer}.{name}" for layer, name in existing_tables(lake)}
+        missing = referenced_tables(args.sql) - existing
+        hint = (
+            f" (no such table yet: {', '.join(sorted(missing))}; tables: {', '.join(sorted(existing))})"
+            if missing
+            else ""
+        )
+        raise UsageError(f"mobility-lake query: {exc}{hint}") from None
+    print(render(frame, args.format), end="" if args.format != "table" else "\n")
+    return 0
+
+
 def cmd_demo(args: argparse.Namespace, settings) -> int:
     from mobility_lake.simulate import simulate
     from mobility_lake.storage import Lake
@@ -160,7 +183,7 @@ def cmd_demo(args: argparse.Namespace, settings) -> int:
 
 
 UI_HINT = "DAGSTER_HOME=$PWD/data/dagster_home .venv/bin/dagster dev -w workspace.yaml"
-COMMANDS = {"simulate": cmd_simulate, "materialize": cmd_materialize, "demo": cmd_demo}
+COMMANDS = {"simulate": cmd_simulate, "materialize": cmd_materialize, "query": cmd_query, "demo": cmd_demo}
 
 
 if __name__ == "__main__":
