@@ -20,7 +20,7 @@ from mobility_lake.events.envelope import parse_event_time
 from mobility_lake.landing import LandingFile, hour_folder, parse_landing_key
 from mobility_lake.storage import Lake, ObjectInfo, sql_literal
 
-BATCH_BYTES = 256 * 1024 * 1024
+BATCH_BYTES = 64 * 1024 * 1024
 PARTITION_BY = ["arrival_date"]
 STRUCT_PAYLOADS = {"vehicle_telemetry": pl.Struct(TELEMETRY)}
 log = logging.getLogger(__name__)

@@ -1,0 +1,1 @@
+"""Gold: business marts for forecasting, BI and dashboards."""
