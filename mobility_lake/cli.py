@@ -112,7 +112,7 @@ def cmd_materialize(args: argparse.Namespace, settings) -> int:
 
 
 def _materialize(settings, start: datetime, end: datetime) -> None:
-    from mobility_lake.definitions import BRONZE_JOB, SILVER_JOB, build_definitions
+    from mobility_lake.definitions import BRONZE_JOB, GOLD_JOBS, SILVER_JOB, build_definitions
     from mobility_lake.runs import ChunkResult, materialize, persistent_instance
 
     if start < settings.start:
@@ -126,10 +126,15 @@ def _materialize(settings, start: datetime, end: datetime) -> None:
         if chunk.job == BRONZE_JOB:
             files = sum(int(m.get("files_added", 0)) for m in values)
             done = f"{files} new file(s), {sum(int(m.get('rows_added', 0)) for m in values)} row(s)"
-        else:
+        elif chunk.job == SILVER_JOB:
             done = (
                 f"{sum(int(m.get('silver_rows', 0)) for m in values)} silver row(s), "
                 f"{sum(int(m.get('quarantined_rows', 0)) for m in values)} quarantined"
+            )
+        else:
+            done = ", ".join(
+                f"{key.split('/')[-1]} {int(m.get('rows_written', 0))} row(s)"
+                for key, m in chunk.metadata.items()
             )
         print(
             f"  {chunk.job} {chunk.start:%Y-%m-%dT%H:%M} .. {chunk.end:%Y-%m-%dT%H:%M}: {done} in {chunk.seconds:.1f} s",
@@ -140,7 +145,8 @@ def _materialize(settings, start: datetime, end: datetime) -> None:
 
     instance = persistent_instance()
     print(f"materializing {start:%Y-%m-%dT%H:%M} .. {end:%Y-%m-%dT%H:%M} into {settings.root}", flush=True)
-    materialize(build_definitions(settings), settings, start, end, instance, report, (BRONZE_JOB, SILVER_JOB))
+    jobs = (BRONZE_JOB, SILVER_JOB, *GOLD_JOBS.values())
+    materialize(build_definitions(settings), settings, start, end, instance, report, jobs)
 
 
 def cmd_query(args: argparse.Namespace, settings) -> int:

@@ -48,3 +48,19 @@ def consecutive_ranges(hours: dict[datetime, set[str]]) -> list[tuple[datetime, 
         else:
             ranges.append((hour, hour + HOUR, tuple(sorted(hours[hour]))))
     return ranges
+
+
+def gold_hourly_partitions(settings: Settings) -> dg.HourlyPartitionsDefinition:
+    """Hourly marts exist for complete hours only (no `end_offset`)."""
+    return dg.HourlyPartitionsDefinition(start_date=settings.start_key, fmt=START_FORMAT)
+
+
+def daily_partitions(settings: Settings) -> dg.DailyPartitionsDefinition:
+    """Days from the first partition's day, complete days only."""
+    return dg.DailyPartitionsDefinition(start_date=settings.start.strftime("%Y-%m-%d"))
+
+
+def weekly_partitions(settings: Settings) -> dg.WeeklyPartitionsDefinition:
+    """Weeks starting Monday (`day_offset=1`; Dagster's default is Sunday), complete weeks only."""
+    monday = settings.start - timedelta(days=settings.start.weekday())
+    return dg.WeeklyPartitionsDefinition(start_date=monday.strftime("%Y-%m-%d"), day_offset=1)

@@ -11,6 +11,7 @@ import polars as pl
 from dagster_duckdb import DuckDBResource
 
 from mobility_lake.events.catalogue import TOPICS
+from mobility_lake.gold.marts import MARTS
 from mobility_lake.silver.tables import SILVER_TABLES
 from mobility_lake.storage import Lake
 
@@ -18,7 +19,7 @@ TABLES: dict[str, tuple[str, ...]] = {
     "bronze": tuple(t.bronze_table for t in TOPICS),
     "silver": tuple(t.name for t in SILVER_TABLES),
     "quarantine": tuple(t.name for t in SILVER_TABLES),
-    "gold": (),
+    "gold": tuple(m.name for m in MARTS),
 }
 FORMATS = ("table", "csv", "json")
 

@@ -14,11 +14,11 @@ from datetime import datetime, timedelta
 import dagster as dg
 
 from mobility_lake.bronze.new_rows import NEW_ROWS_METADATA, decode_new_rows
-from mobility_lake.partitions import HOUR, consecutive_ranges, hour_key, hours_in
+from mobility_lake.partitions import consecutive_ranges, hour_key, hours_in
 from mobility_lake.placement import due_hours
 from mobility_lake.settings import PROJECT_ROOT, Settings, dagster_home
 
-CHUNK = timedelta(hours=24)
+CHUNKS = {timedelta(hours=1): timedelta(hours=24), timedelta(days=1): timedelta(days=7)}  # else 4 weeks
 RANGE_START_TAG = "dagster/asset_partition_range_start"
 RANGE_END_TAG = "dagster/asset_partition_range_end"
 QUIET_LOGS = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
@@ -51,8 +51,34 @@ def persistent_instance() -> dg.DagsterInstance:
     return dg.DagsterInstance.from_config(str(home))
 
 
-def range_tags(start: datetime, end: datetime) -> dict[str, str]:
-    return {RANGE_START_TAG: hour_key(start), RANGE_END_TAG: hour_key(end - HOUR)}
+def range_tags(
+    partitions_def: dg.TimeWindowPartitionsDefinition, start: datetime, end: datetime
+) -> dict[str, str]:
+    last = end - timedelta(microseconds=1)
+    return {
+        RANGE_START_TAG: partitions_def.get_partition_key_for_timestamp(start.timestamp()),
+        RANGE_END_TAG: partitions_def.get_partition_key_for_timestamp(last.timestamp()),
+    }
+
+
+def complete_windows(
+    partitions_def: dg.TimeWindowPartitionsDefinition, ranges: list[tuple[datetime, datetime]]
+) -> list[tuple[datetime, datetime]]:
+    """The existing (complete) partitions of a coarser cadence that the hour ranges touch, as windows."""
+    keys: set[str] = set()
+    for start, end in ranges:
+        for hour in hours_in(start, end):
+            key = partitions_def.get_partition_key_for_timestamp(hour.timestamp())
+            if partitions_def.has_partition_key(key):
+                keys.add(key)
+    windows = sorted(partitions_def.time_window_for_partition_key(k) for k in keys)
+    merged: list[tuple[datetime, datetime]] = []
+    for window in windows:
+        if merged and merged[-1][1] == window.start:
+            merged[-1] = (merged[-1][0], window.end)
+        else:
+            merged.append((window.start, window.end))
+    return merged
 
 
 def run_job(
@@ -64,15 +90,18 @@ def run_job(
 ) -> list[ChunkResult]:
     """Run a job over each range in chunks; raises on the first failed run, naming it."""
     job = defs.resolve_job_def(job_name)
+    partitions_def = job.partitions_def
+    first = partitions_def.time_window_for_partition_key(partitions_def.get_first_partition_key())
+    chunk = CHUNKS.get(first.end - first.start, timedelta(weeks=4))
     results = []
     for start, end in ranges:
         chunk_start = start
         while chunk_start < end:
-            chunk_end = min(chunk_start + CHUNK, end)
+            chunk_end = min(chunk_start + chunk, end)
             began = time.monotonic()
             result = job.execute_in_process(
                 instance=instance,
-                tags=range_tags(chunk_start, chunk_end),
+                tags=range_tags(partitions_def, chunk_start, chunk_end),
                 run_config=QUIET_LOGS,
                 raise_on_error=False,
             )
@@ -124,8 +153,15 @@ def materialize(
     end: datetime,
     instance: dg.DagsterInstance,
     on_chunk: Callable[[ChunkResult], None] = lambda _: None,
-    jobs: tuple[str, str] = ("bronze_hourly", "silver_hourly"),
+    jobs: tuple[str, ...] = ("bronze_hourly", "silver_hourly", "gold_hourly", "gold_daily", "gold_weekly"),
 ) -> list[ChunkResult]:
-    bronze_job, silver_job = jobs
+    """Bronze over [start, end); silver over those hours and the earlier ones late rows touch; then each gold
+    job over the complete partitions of its cadence that those silver hours touch."""
+    bronze_job, silver_job, *gold_jobs = jobs
     bronze = run_job(defs, bronze_job, [(start, end)], instance, on_chunk)
-    return bronze + run_job(defs, silver_job, silver_ranges(bronze, start, end, settings), instance, on_chunk)
+    hours = silver_ranges(bronze, start, end, settings)
+    results = bronze + run_job(defs, silver_job, hours, instance, on_chunk)
+    for job in gold_jobs:
+        windows = complete_windows(defs.resolve_job_def(job).partitions_def, hours)
+        results += run_job(defs, job, windows, instance, on_chunk)
+    return results

@@ -17,10 +17,10 @@ from mobility_lake.bronze.assets import bronze_key
 from mobility_lake.bronze.new_rows import NEW_ROWS_METADATA, decode_new_rows
 from mobility_lake.events.catalogue import TOPICS
 from mobility_lake.landing import LANDING_PREFIX
-from mobility_lake.partitions import HOUR, consecutive_ranges, hour_key
+from mobility_lake.partitions import HOUR, consecutive_ranges, hour_key, hours_in
 from mobility_lake.placement import due_hours
 from mobility_lake.resources import LakeResource
-from mobility_lake.silver.tables import SILVER_BY_BRONZE
+from mobility_lake.silver.tables import SILVER_BY_BRONZE, SILVER_TABLES
 
 RANGE_START_TAG = "dagster/asset_partition_range_start"
 RANGE_END_TAG = "dagster/asset_partition_range_end"
@@ -78,6 +78,21 @@ def landing_sensor(partitions_def: dg.TimeWindowPartitionsDefinition) -> dg.Sens
     return _sensor
 
 
+def _never_materialized(instance: dg.DagsterInstance, start: datetime, end: datetime) -> set[str]:
+    """Silver tables with an hour in [start, end) never materialized: an hour with no event of a table still
+    gets its (empty) partition, so the hour is complete for gold."""
+    keys = [hour_key(h) for h in hours_in(start, end)]
+    missing = set()
+    for table in SILVER_TABLES:
+        records = instance.fetch_materializations(
+            dg.AssetRecordsFilter(asset_key=dg.AssetKey(["silver", table.name]), asset_partitions=keys),
+            limit=len(keys) * 4,
+        ).records
+        if {r.partition_key for r in records} != set(keys):
+            missing.add(table.name)
+    return missing
+
+
 def silver_sensor(
     partitions_def: dg.TimeWindowPartitionsDefinition, lateness_hours: int
 ) -> dg.SensorDefinition:
@@ -123,6 +138,7 @@ def silver_sensor(
         marker = hashlib.sha256(json.dumps(cursors, sort_keys=True).encode()).hexdigest()[:16]
         for start, end, tables in consecutive_ranges(due):
             if _in_partitions(partitions_def, start, end):
+                tables = tuple(sorted({*tables, *_never_materialized(context.instance, start, end)}))
                 requests.append(range_request("silver", tables, start, end, f"{marker}-{hour_key(start)}"))
         if too_late:
             context.log.warning(

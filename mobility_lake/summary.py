@@ -5,6 +5,7 @@ from collections import Counter
 import polars as pl
 
 from mobility_lake.events.catalogue import TOPICS
+from mobility_lake.gold.marts import MARTS
 from mobility_lake.silver.tables import SILVER_TABLES
 from mobility_lake.storage import Lake
 
@@ -43,4 +44,22 @@ def lake_summary(lake: Lake) -> str:
     if reasons:
         lines.append("quarantined rows by reason:")
         lines += [f"  {reason:<28} {count:>8,}" for reason, count in reasons.most_common()]
+    lines.append("gold marts:")
+    lines += [f"  gold.{mart.name:<31} {_rows(lake, 'gold', mart.name):>8,} rows" for mart in MARTS]
+    demand = lake.scan("gold", "demand_by_zone_hour")
+    if demand is not None:
+        busiest = (
+            demand.group_by("zone_id")
+            .agg(
+                pl.col("booking_count").sum().alias("bookings"),
+                pl.col("available_vehicles").mean().alias("fleet"),
+            )
+            .sort("bookings", "zone_id", descending=[True, False])
+            .head(5)
+            .collect()
+        )
+        lines.append("busiest zones (bookings; mean available vehicles per hour):")
+        lines += [
+            f"  {zone:<10} {bookings:>6,}   {fleet:>6.1f}" for zone, bookings, fleet in busiest.iter_rows()
+        ]
     return "\n".join(lines)

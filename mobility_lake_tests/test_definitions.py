@@ -22,6 +22,11 @@ EXPECTED_GRAPH = {
     "silver/payment_events": ["bronze/payment_events"],
     "silver/vehicle_telemetry": ["bronze/vehicle_telemetry"],
     "silver/weather": ["bronze/weather"],
+    "gold/battery_health_metrics_weekly": ["silver/vehicle_telemetry"],
+    "gold/customer_journey_events": ["silver/app_events", "silver/booking_events", "silver/payment_events"],
+    "gold/demand_by_zone_hour": ["silver/booking_events", "silver/vehicle_telemetry"],
+    "gold/revenue_by_vehicle_type_daily": ["silver/booking_events", "silver/payment_events"],
+    "gold/vehicle_utilization_daily": ["silver/booking_events", "silver/vehicle_telemetry"],
 }
 SILVER_CHECKS = ["conservation", "quarantine_share", "silver_schema", "unique_identity"]
 
@@ -64,3 +69,25 @@ def test_definitions_load_without_warnings():
     )
     assert completed.returncode == 0, completed.stderr[-2000:]
     assert completed.stderr == ""
+
+
+def test_gold_marts_have_their_cadence_automation_freshness_schema_and_blocking_check():
+    settings = load_settings({"MOBILITY_LAKE_START": "2026-03-04-05:00"})  # a Wednesday
+    defs = build_definitions(settings)
+    cadence = {
+        "demand_by_zone_hour": "2026-03-04-05:00",
+        "vehicle_utilization_daily": "2026-03-04",
+        "revenue_by_vehicle_type_daily": "2026-03-04",
+        "customer_journey_events": "2026-03-04",
+        "battery_health_metrics_weekly": "2026-03-02",  # the Monday on or before the start
+    }
+    for name, first_key in cadence.items():
+        assets_def = defs.resolve_assets_def(["gold", name])
+        key = assets_def.key
+        assert assets_def.partitions_def.get_first_partition_key() == first_key
+        assert assets_def.automation_conditions_by_key[key] is not None
+        spec = next(s for s in defs.resolve_all_asset_specs() if s.key == key)
+        assert spec.freshness_policy is not None
+        columns = [c.name for c in spec.metadata["dagster/column_schema"].columns]
+        assert columns and len(columns) == len(set(columns))
+        assert [c.blocking for c in assets_def.check_specs] == [True]

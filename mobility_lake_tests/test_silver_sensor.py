@@ -87,17 +87,38 @@ CASES = [
 ]
 
 
+ALL_SILVER = ("app_events", "booking_events", "payment_events", "vehicle_telemetry", "weather")
+
+
+def silver_already_there(instance: dg.DagsterInstance, hours: list[datetime]) -> None:
+    for table in ALL_SILVER:
+        for hour in hours:
+            instance.report_runless_asset_event(
+                dg.AssetMaterialization(["silver", table], partition=key(hour))
+            )
+
+
 @pytest.mark.parametrize(("situation", "landed", "expected"), CASES, ids=[c[0] for c in CASES])
 def test_silver_sensor_requests_exactly_the_hours_new_rows_touch(situation, landed, expected):
     with dg.instance_for_test() as instance:
+        silver_already_there(instance, [H, hours_ago(1), hours_ago(5)])
         for table, rows in landed.items():
             materialized(instance, table, rows)
         requests, _ = evaluate(instance, None)
         assert requests == expected
 
 
+def test_an_hour_never_materialized_for_other_tables_gets_all_of_them():
+    with dg.instance_for_test() as instance:
+        silver_already_there(instance, [hours_ago(1)])
+        materialized(instance, "weather", {(H, hours_ago(1)): 1, (H, H): 1})
+        requests, _ = evaluate(instance, None)
+        assert requests == [((key(hours_ago(1)), key(H)), ALL_SILVER)]
+
+
 def test_nothing_new_since_the_cursor_requests_nothing_and_new_rows_are_seen_once():
     with dg.instance_for_test() as instance:
+        silver_already_there(instance, [H, hours_ago(2)])
         materialized(instance, "weather", {(H, H): 1})
         first, cursor = evaluate(instance, None)
         assert len(first) == 1
