@@ -1,6 +1,6 @@
 """The lake keeps itself up to date: `dagster dev` (webserver and daemon) on 127.0.0.1 with a temporary
-DAGSTER_HOME; landing files are dropped; bronze and silver materialize with no manual step, as the GraphQL
-API reports them."""
+DAGSTER_HOME; landing files are dropped; bronze, silver and gold materialize with no manual step, as the
+GraphQL API reports them."""
 
 import json
 import os
@@ -67,7 +67,7 @@ def dagster_dev(tmp_path: Path) -> Iterator[tuple[int, dict[str, str], Path]]:
         **os.environ,
         "DAGSTER_HOME": str(home),
         "MOBILITY_LAKE_ROOT": str(tmp_path / "lake"),
-        "MOBILITY_LAKE_START": "2026-03-10-00:00",
+        "MOBILITY_LAKE_START": (START - timedelta(days=1)).strftime("%Y-%m-%d-00:00"),
     }
     log = (tmp_path / "dagster_dev.log").open("w")
     process = subprocess.Popen(
@@ -111,7 +111,7 @@ def wait_for(condition, what: str, log: Path) -> None:
     raise AssertionError(f"{what} did not happen within {TIMEOUT} s; dagster dev log ends:\n{tail}")
 
 
-def test_landing_files_flow_to_bronze_and_silver_with_no_manual_step(dagster_dev):
+def test_landing_files_flow_to_bronze_silver_and_gold_with_no_manual_step(dagster_dev):
     port, env, log = dagster_dev
     lake = Lake(load_settings(env))
     simulate(lake, START, HOURS, vehicles=15, seed=3, defects=DefectShares.none())
