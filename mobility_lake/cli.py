@@ -76,6 +76,11 @@ def build_parser() -> argparse.ArgumentParser:
     commands.add_parser(
         "demo", help="simulate a few hours of a small fleet, materialize them, print a summary"
     )
+    lineage = commands.add_parser(
+        "lineage", help="print where each column of a table comes from, down to the landing topics"
+    )
+    lineage.add_argument("table", help="layer.table, e.g. gold.demand_by_zone_hour")
+    lineage.add_argument("--column", help="only this column")
     return parser
 
 
@@ -188,8 +193,25 @@ def cmd_demo(args: argparse.Namespace, settings) -> int:
     return 0
 
 
+def cmd_lineage(args: argparse.Namespace, settings) -> int:
+    from mobility_lake.lineage import lineage_chain
+
+    try:
+        lines = lineage_chain(args.table, args.column)
+    except ValueError as exc:
+        raise UsageError(f"mobility-lake lineage: {exc}") from None
+    print("\n".join(lines))
+    return 0
+
+
 UI_HINT = "DAGSTER_HOME=$PWD/data/dagster_home .venv/bin/dagster dev -w workspace.yaml"
-COMMANDS = {"simulate": cmd_simulate, "materialize": cmd_materialize, "query": cmd_query, "demo": cmd_demo}
+COMMANDS = {
+    "simulate": cmd_simulate,
+    "materialize": cmd_materialize,
+    "query": cmd_query,
+    "demo": cmd_demo,
+    "lineage": cmd_lineage,
+}
 
 
 if __name__ == "__main__":

@@ -6,9 +6,11 @@ Each asset lists its topic's hour folders and hands them to the ingest core. A r
 
 import dagster as dg
 
-from mobility_lake.bronze.ingest import ingest_hours
+from mobility_lake.bronze.ingest import bronze_schema, ingest_hours
 from mobility_lake.bronze.new_rows import NEW_ROWS_METADATA, encode_new_rows
+from mobility_lake.columns import table_schema
 from mobility_lake.events.catalogue import TOPICS, Topic
+from mobility_lake.lineage import column_lineage_metadata, landing_schema
 from mobility_lake.partitions import SINGLE_RUN, hours_in
 from mobility_lake.resources import LakeResource
 
@@ -29,6 +31,7 @@ def landing_specs() -> list[dg.AssetSpec]:
             description=f"Files the Kafka sink writes for topic `{topic.name}` into hourly arrival folders.",
             group_name="landing",
             kinds={"kafka"},
+            metadata={"dagster/column_schema": landing_schema()},
         )
         for topic in TOPICS
     ]
@@ -42,6 +45,10 @@ def bronze_asset(topic: Topic, partitions_def: dg.PartitionsDefinition) -> dg.As
         backfill_policy=SINGLE_RUN,
         group_name="bronze",
         kinds={"delta", "polars"},
+        metadata={
+            "dagster/column_schema": table_schema(dict(bronze_schema(topic.bronze_table))),
+            **column_lineage_metadata(bronze_key(topic)),
+        },
         description=(
             f"Every event landed on `{topic.name}`, raw and append-only, with the landing file, line or row "
             "number and ingestion time. Partitioned by arrival hour; each file is ingested exactly once."

@@ -10,6 +10,7 @@ import polars as pl
 from mobility_lake.automation import gold_condition
 from mobility_lake.columns import table_schema
 from mobility_lake.gold.marts import MARTS, Mart
+from mobility_lake.lineage import column_lineage_metadata
 from mobility_lake.partitions import SINGLE_RUN
 from mobility_lake.resources import LakeResource
 from mobility_lake.storage import Lake
@@ -76,7 +77,10 @@ def gold_asset(
                 description="Rows as written match the mart's Pandera schema: unique key, types, ranges.",
             )
         ],
-        metadata={"dagster/column_schema": table_schema(mart.module.COLUMNS, mart.module.DOCS)},
+        metadata={
+            "dagster/column_schema": table_schema(mart.module.COLUMNS, mart.module.DOCS),
+            **column_lineage_metadata(key),
+        },
         description=(mart.module.__doc__ or "").strip().split("\n\n")[0],
     )
     def _gold(context: dg.AssetExecutionContext, lake: LakeResource) -> dg.MaterializeResult:

@@ -7,12 +7,15 @@ so a failure stops downstream in the run, and gold's automation requires them pa
 import dagster as dg
 
 from mobility_lake.bronze.assets import bronze_key
+from mobility_lake.columns import table_schema
 from mobility_lake.events.catalogue import TOPICS_BY_TABLE
+from mobility_lake.lineage import column_lineage_metadata
 from mobility_lake.partitions import SINGLE_RUN, hour_key, hours_in
 from mobility_lake.resources import LakeResource, QualityPolicy
 from mobility_lake.silver import quality
 from mobility_lake.silver.pipeline import HourFigures, materialize_hour, reference_data
 from mobility_lake.silver.tables import SILVER_TABLES, SilverTable
+from mobility_lake.silver.transforms import silver_columns
 
 CHECK_DESCRIPTIONS = {
     quality.CHECK_SCHEMA: "Rows written match the table's Pandera schema (types, ranges, enumerations, id formats).",
@@ -39,6 +42,10 @@ def silver_asset(
         backfill_policy=SINGLE_RUN,
         group_name="silver",
         kinds={"delta", "polars", "pandera"},
+        metadata={
+            "dagster/column_schema": table_schema(silver_columns(table)),
+            **column_lineage_metadata(key),
+        },
         check_specs=[
             dg.AssetCheckSpec(name, asset=key, blocking=True, description=text)
             for name, text in CHECK_DESCRIPTIONS.items()
