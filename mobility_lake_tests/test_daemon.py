@@ -30,7 +30,7 @@ from mobility_lake.storage import Lake
 # The two last complete hours: gold's automation looks back over the lateness window from now.
 START = datetime.now(UTC).replace(minute=0, second=0, microsecond=0) - timedelta(hours=2)
 HOURS = 2
-TIMEOUT = 300
+TIMEOUT = 600  # per wait: a busy 2-core CI machine starts each run process slowly
 QUERY = """
 query ($path: [String!]!) {
   assetOrError(assetKey: {path: $path}) {
