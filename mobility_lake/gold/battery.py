@@ -25,6 +25,7 @@ import pandera.polars as pa
 import polars as pl
 
 from mobility_lake.events.catalogue import VEHICLE_TYPES
+from mobility_lake.gold.schema import mart_schema
 
 EVENT_ORDER = ("event_time", "event_source", "event_id")
 LOW_BATTERY = 10.0
@@ -66,16 +67,7 @@ CHECKS: dict[str, list[pa.Check]] = {
     "hours_below_10": [pa.Check.in_range(0, 7 * 24)],
 }
 NULLABLE = {"drain_rate_pct_per_hour"}
-SCHEMA = pa.DataFrameSchema(
-    {
-        name: pa.Column(dtype, checks=CHECKS.get(name, []), nullable=name in NULLABLE)
-        for name, dtype in COLUMNS.items()
-    },
-    unique=list(KEY),
-    strict=True,
-    ordered=True,
-    name="gold.battery_health_metrics_weekly",
-)
+SCHEMA = mart_schema("battery_health_metrics_weekly", COLUMNS, KEY, CHECKS, NULLABLE)
 
 
 def week_window(week_start: date) -> tuple[datetime, datetime]:

@@ -29,6 +29,7 @@ import pandera.polars as pa
 import polars as pl
 
 from mobility_lake.events.catalogue import TYPE_PREFIX, VEHICLE_TYPES
+from mobility_lake.gold.schema import mart_schema
 
 CREATED = TYPE_PREFIX + "booking.created.v1"
 COMPLETED = TYPE_PREFIX + "booking.completed.v1"
@@ -91,16 +92,13 @@ def _users_within_bookings(data: pa.PolarsData) -> pl.LazyFrame:
     return data.lazyframe.select(pl.col("unique_users") <= pl.col("booking_count"))
 
 
-SCHEMA = pa.DataFrameSchema(
-    {
-        name: pa.Column(dtype, checks=CHECKS.get(name, []), nullable=name in NULLABLE)
-        for name, dtype in COLUMNS.items()
-    },
-    checks=[pa.Check(_users_within_bookings, name="unique_users_le_booking_count")],
-    unique=list(KEY),
-    strict=True,
-    ordered=True,
-    name="gold.demand_by_zone_hour",
+SCHEMA = mart_schema(
+    "demand_by_zone_hour",
+    COLUMNS,
+    KEY,
+    CHECKS,
+    NULLABLE,
+    frame_checks=[pa.Check(_users_within_bookings, name="unique_users_le_booking_count")],
 )
 
 SLOT = ("zone_id", "vehicle_type", "slot")  # slot: the UTC hour as a timestamp, until split into date, hour

@@ -25,6 +25,7 @@ import pandera.polars as pa
 import polars as pl
 
 from mobility_lake.events.catalogue import TYPE_PREFIX
+from mobility_lake.gold.schema import mart_schema
 
 INTERACTION = TYPE_PREFIX + "app.interaction.v1"
 CREATED = TYPE_PREFIX + "booking.created.v1"
@@ -71,16 +72,7 @@ CHECKS: dict[str, list[pa.Check]] = {
     "furthest_stage": [pa.Check.isin(STAGES)],
 }
 NULLABLE = {"seconds_since_previous_step"}
-SCHEMA = pa.DataFrameSchema(
-    {
-        name: pa.Column(dtype, checks=CHECKS.get(name, []), nullable=name in NULLABLE)
-        for name, dtype in COLUMNS.items()
-    },
-    unique=list(KEY),
-    strict=True,
-    ordered=True,
-    name="gold.customer_journey_events",
-)
+SCHEMA = mart_schema("customer_journey_events", COLUMNS, KEY, CHECKS, NULLABLE)
 STAGE_RANK = pl.Enum(STAGES)  # ordered categories: rank of a stage, and max() gives the furthest
 
 

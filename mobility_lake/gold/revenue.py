@@ -22,6 +22,7 @@ import pandera.polars as pa
 import polars as pl
 
 from mobility_lake.events.catalogue import TYPE_PREFIX, VEHICLE_TYPES
+from mobility_lake.gold.schema import mart_schema
 
 CREATED = TYPE_PREFIX + "booking.created.v1"
 COMPLETED = TYPE_PREFIX + "booking.completed.v1"
@@ -64,16 +65,7 @@ CHECKS: dict[str, list[pa.Check]] = {
     "avg_fare_eur": [NOT_NEGATIVE],
 }
 NULLABLE = {"avg_fare_eur"}
-SCHEMA = pa.DataFrameSchema(
-    {
-        name: pa.Column(dtype, checks=CHECKS.get(name, []), nullable=name in NULLABLE)
-        for name, dtype in COLUMNS.items()
-    },
-    unique=list(KEY),
-    strict=True,
-    ordered=True,
-    name="gold.revenue_by_vehicle_type_daily",
-)
+SCHEMA = mart_schema("revenue_by_vehicle_type_daily", COLUMNS, KEY, CHECKS, NULLABLE)
 
 
 def booking_places(bookings: pl.LazyFrame) -> pl.LazyFrame:

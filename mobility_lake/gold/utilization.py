@@ -21,6 +21,7 @@ import pandera.polars as pa
 import polars as pl
 
 from mobility_lake.events.catalogue import TYPE_PREFIX, VEHICLE_TYPES
+from mobility_lake.gold.schema import mart_schema
 
 COMPLETED = TYPE_PREFIX + "booking.completed.v1"
 MINUTES_PER_DAY = 24 * 60
@@ -59,13 +60,7 @@ CHECKS: dict[str, list[pa.Check]] = {
     "revenue_eur": [NOT_NEGATIVE],
     "utilization": [pa.Check.in_range(0, 1)],
 }
-SCHEMA = pa.DataFrameSchema(
-    {name: pa.Column(dtype, checks=CHECKS.get(name, [])) for name, dtype in COLUMNS.items()},
-    unique=list(KEY),
-    strict=True,
-    ordered=True,
-    name="gold.vehicle_utilization_daily",
-)
+SCHEMA = mart_schema("vehicle_utilization_daily", COLUMNS, KEY, CHECKS)
 
 
 def _latest(column: str) -> pl.Expr:

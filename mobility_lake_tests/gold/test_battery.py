@@ -7,20 +7,13 @@ import pytest
 from polars.testing import assert_frame_equal
 
 from mobility_lake.gold.battery import COLUMNS, DOCS, KEY, SCHEMA, battery_health_metrics_weekly
-from mobility_lake.silver.tables import SILVER_BY_NAME
-from mobility_lake.silver.transforms import silver_columns
+from mobility_lake_tests.gold.rows import silver
 
 MONDAY = date(2026, 3, 9)
 
 
 def at(day: int, hour: int, minute: int = 0) -> datetime:
     return datetime(2026, 3, day, hour, minute, tzinfo=UTC)
-
-
-def silver(table: str, rows: list[dict]) -> pl.LazyFrame:
-    """Rows of a silver table: the fields given, every other column null with its silver dtype."""
-    rows = [{"event_id": f"e{i}", "event_source": "//test", **row} for i, row in enumerate(rows)]
-    return pl.DataFrame(rows, schema=silver_columns(SILVER_BY_NAME[table])).lazy()
 
 
 def reading(vehicle_id: str, vehicle_type: str, time: datetime, status: str, battery: float) -> dict:

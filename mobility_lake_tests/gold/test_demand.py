@@ -16,8 +16,7 @@ from mobility_lake.gold.demand import (
     TRIP_LOOKAHEAD,
     demand_by_zone_hour,
 )
-from mobility_lake.silver.tables import SILVER_BY_NAME
-from mobility_lake.silver.transforms import silver_columns
+from mobility_lake_tests.gold.rows import silver
 
 DAY = date(2026, 3, 10)
 CREATED = "com.mobilitycorp.booking.created.v1"
@@ -29,12 +28,6 @@ def at(day: int, hour: int, minute: int = 0, month: int = 3) -> datetime:
 
 
 START, END = at(10, 8), at(10, 9)  # the hour 2026-03-10 08:00 UTC
-
-
-def silver(table: str, rows: list[dict]) -> pl.LazyFrame:
-    """Rows of a silver table: the fields given, every other column null with its silver dtype."""
-    rows = [{"event_id": f"e{i}", "event_source": "//test", **row} for i, row in enumerate(rows)]
-    return pl.DataFrame(rows, schema=silver_columns(SILVER_BY_NAME[table])).lazy()
 
 
 def created(booking_id: str, time: datetime, zone: str | None, vehicle_type: str, user: str = "u1") -> dict:

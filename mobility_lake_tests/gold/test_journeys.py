@@ -8,8 +8,7 @@ import pytest
 from polars.testing import assert_frame_equal
 
 from mobility_lake.gold.journeys import COLUMNS, DOCS, KEY, SCHEMA, customer_journey_events
-from mobility_lake.silver.tables import SILVER_BY_NAME
-from mobility_lake.silver.transforms import silver_columns
+from mobility_lake_tests.gold.rows import silver
 
 DAY = date(2026, 3, 10)
 PREFIX = "com.mobilitycorp."
@@ -22,12 +21,6 @@ AUTHORIZED, CAPTURED = PREFIX + "payment.authorized.v1", PREFIX + "payment.captu
 
 def at(day: int, hour: int, minute: int = 0, second: int = 0) -> datetime:
     return datetime(2026, 3, day, hour, minute, second, tzinfo=UTC)
-
-
-def silver(table: str, rows: list[dict]) -> pl.LazyFrame:
-    """Rows of a silver table: the fields given, every other column null with its silver dtype."""
-    rows = [{"event_id": f"e{i}", "event_source": "//test", **row} for i, row in enumerate(rows)]
-    return pl.DataFrame(rows, schema=silver_columns(SILVER_BY_NAME[table])).lazy()
 
 
 def app(event_id: str, session: str, user: str, time: datetime) -> dict:

@@ -6,8 +6,7 @@ import polars as pl
 from polars.testing import assert_frame_equal
 
 from mobility_lake.gold.revenue import COLUMNS, DOCS, KEY, SCHEMA, revenue_by_vehicle_type_daily
-from mobility_lake.silver.tables import SILVER_BY_NAME
-from mobility_lake.silver.transforms import silver_columns
+from mobility_lake_tests.gold.rows import silver
 
 DAY = date(2026, 3, 10)
 PREFIX = "com.mobilitycorp."
@@ -15,12 +14,6 @@ PREFIX = "com.mobilitycorp."
 
 def at(day: int, hour: int, minute: int = 0) -> datetime:
     return datetime(2026, 3, day, hour, minute, tzinfo=UTC)
-
-
-def silver(table: str, rows: list[dict]) -> pl.LazyFrame:
-    """Rows of a silver table: the fields given, every other column null with its silver dtype."""
-    rows = [{"event_id": f"e{i}", "event_source": "//test", **row} for i, row in enumerate(rows)]
-    return pl.DataFrame(rows, schema=silver_columns(SILVER_BY_NAME[table])).lazy()
 
 
 def booking(kind: str, booking_id: str, time: datetime, city=None, vehicle_type=None, fare_eur=None) -> dict:

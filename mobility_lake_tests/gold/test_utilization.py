@@ -8,8 +8,7 @@ import pytest
 from polars.testing import assert_frame_equal
 
 from mobility_lake.gold.utilization import COLUMNS, DOCS, KEY, SCHEMA, vehicle_utilization_daily
-from mobility_lake.silver.tables import SILVER_BY_NAME
-from mobility_lake.silver.transforms import silver_columns
+from mobility_lake_tests.gold.rows import silver
 
 DAY = date(2026, 3, 10)
 COMPLETED = "com.mobilitycorp.booking.completed.v1"
@@ -18,12 +17,6 @@ CREATED = "com.mobilitycorp.booking.created.v1"
 
 def at(day: int, hour: int, minute: int = 0) -> datetime:
     return datetime(2026, 3, day, hour, minute, tzinfo=UTC)
-
-
-def silver(table: str, rows: list[dict]) -> pl.LazyFrame:
-    """Rows of a silver table: the fields given, every other column null with its silver dtype."""
-    rows = [{"event_id": f"e{i}", "event_source": "//test", **row} for i, row in enumerate(rows)]
-    return pl.DataFrame(rows, schema=silver_columns(SILVER_BY_NAME[table])).lazy()
 
 
 def reading(vehicle_id: str, vehicle_type: str, city: str, time: datetime) -> dict:
