@@ -8,6 +8,9 @@ import dagster as dg
 from mobility_lake.settings import START_FORMAT, Settings
 
 HOUR = timedelta(hours=1)
+# Run tags that make one run cover a range of partitions (with BackfillPolicy.single_run()).
+RANGE_START_TAG = "dagster/asset_partition_range_start"
+RANGE_END_TAG = "dagster/asset_partition_range_end"
 
 # A range of hours runs as one run: each run costs 10-20 s of process start-up. The parameter is marked beta;
 # we depend on it deliberately, so its warning is silenced here, once, rather than on every load.

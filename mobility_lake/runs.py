@@ -14,13 +14,11 @@ from datetime import datetime, timedelta
 import dagster as dg
 
 from mobility_lake.bronze.new_rows import NEW_ROWS_METADATA, decode_new_rows
-from mobility_lake.partitions import consecutive_ranges, hour_key, hours_in
+from mobility_lake.partitions import RANGE_END_TAG, RANGE_START_TAG, consecutive_ranges, hour_key, hours_in
 from mobility_lake.placement import due_hours
 from mobility_lake.settings import PROJECT_ROOT, Settings, dagster_home
 
 CHUNKS = {timedelta(hours=1): timedelta(hours=24), timedelta(days=1): timedelta(days=7)}  # else 4 weeks
-RANGE_START_TAG = "dagster/asset_partition_range_start"
-RANGE_END_TAG = "dagster/asset_partition_range_end"
 QUIET_LOGS = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
 
 

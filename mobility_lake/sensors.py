@@ -17,13 +17,18 @@ from mobility_lake.bronze.assets import bronze_key
 from mobility_lake.bronze.new_rows import NEW_ROWS_METADATA, decode_new_rows
 from mobility_lake.events.catalogue import TOPICS
 from mobility_lake.landing import LANDING_PREFIX
-from mobility_lake.partitions import HOUR, consecutive_ranges, hour_key, hours_in
+from mobility_lake.partitions import (
+    HOUR,
+    RANGE_END_TAG,
+    RANGE_START_TAG,
+    consecutive_ranges,
+    hour_key,
+    hours_in,
+)
 from mobility_lake.placement import due_hours
 from mobility_lake.resources import LakeResource
 from mobility_lake.silver.tables import SILVER_BY_BRONZE, SILVER_TABLES
 
-RANGE_START_TAG = "dagster/asset_partition_range_start"
-RANGE_END_TAG = "dagster/asset_partition_range_end"
 RECORDS_PER_TICK = 500
 
 

@@ -41,6 +41,15 @@ def sql_literal(value: str | datetime) -> str:
     return "'" + text.replace("'", "''") + "'"
 
 
+def window_predicate(column: str, start: datetime, end: datetime, date_column: str | None = None) -> str:
+    """The rows whose `column` lies in [start, end); naming the date partition column of a window within one
+    day lets delta-rs touch that date's files only."""
+    predicate = f"{column} >= {sql_literal(start)} AND {column} < {sql_literal(end)}"
+    if date_column is None:
+        return predicate
+    return f"{date_column} = {sql_literal(start.date().isoformat())} AND {predicate}"
+
+
 class Lake:
     """Table and landing-file access for one lake root."""
 
@@ -132,8 +141,7 @@ class Lake:
         partition_by: list[str] | None = None,
     ) -> None:
         """Idempotently replace the rows whose `column` lies in [start, end)."""
-        predicate = f"{column} >= {sql_literal(start)} AND {column} < {sql_literal(end)}"
-        self.replace_where(layer, table, data, predicate, partition_by)
+        self.replace_where(layer, table, data, window_predicate(column, start, end), partition_by)
 
     def ensure_table(
         self, layer: str, table: str, schema: pl.Schema, partition_by: list[str] | None = None

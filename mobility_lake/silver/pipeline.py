@@ -22,7 +22,7 @@ from mobility_lake.silver.quality import HourFigures, schema_failures
 from mobility_lake.silver.tables import SilverTable
 from mobility_lake.silver.transforms import QUARANTINE, Reference, build_silver, silver_columns
 from mobility_lake.silver.zones import load_zones
-from mobility_lake.storage import Lake, sql_literal
+from mobility_lake.storage import Lake, window_predicate
 
 HOUR = timedelta(hours=1)
 CHUNK_ROWS = 2_000_000
@@ -54,14 +54,6 @@ def placed_rows(lake: Lake, table: SilverTable, hour: datetime, first_hour: date
     )
 
 
-def window_predicate(time_column: str, date_column: str, hour: datetime) -> str:
-    """The rows of one hour, with the partition column named so delta-rs touches one date's files."""
-    return (
-        f"{date_column} = {sql_literal(hour.date().isoformat())} AND {time_column} >= {sql_literal(hour)} "
-        f"AND {time_column} < {sql_literal(hour + HOUR)}"
-    )
-
-
 def materialize_hour(
     lake: Lake, table: SilverTable, hour: datetime, first_hour: datetime, reference: Reference
 ) -> HourFigures:
@@ -86,7 +78,7 @@ def materialize_hour(
             yield result.silver
 
     schema = pl.Schema(silver_columns(table))
-    predicate = window_predicate("event_time", "date", hour)
+    predicate = window_predicate("event_time", hour, hour + HOUR, "date")
     lake.replace_where_streaming(
         "silver", table.name, schema, silver_chunks, predicate, partition_by=["date"]
     )
@@ -95,7 +87,7 @@ def materialize_hour(
         "quarantine",
         table.name,
         quarantine,
-        window_predicate("partition_hour", "partition_date", hour),
+        window_predicate("partition_hour", hour, hour + HOUR, "partition_date"),
         partition_by=["partition_date"],
     )
     figures.quarantine_by_reason = Counter(dict(quarantine.group_by("reason").len().iter_rows()))
