@@ -6,7 +6,7 @@ import polars as pl
 import pytest
 from polars.testing import assert_frame_equal
 
-from mobility_lake.gold.battery import COLUMNS, DOCS, KEY, SCHEMA, battery_health_metrics_weekly
+from mobility_lake.gold.battery import COLUMNS, SCHEMA, battery_health_metrics_weekly
 from mobility_lake_tests.gold.rows import silver
 
 MONDAY = date(2026, 3, 9)
@@ -81,8 +81,3 @@ def test_empty_input_gives_an_empty_frame_with_the_columns():
     assert result.is_empty()
     assert result.schema == pl.Schema(COLUMNS)
     SCHEMA.validate(result)
-
-
-def test_every_column_is_documented_and_the_key_is_made_of_columns():
-    assert list(DOCS) == list(COLUMNS)
-    assert set(KEY) <= set(COLUMNS)

@@ -10,8 +10,6 @@ from polars.testing import assert_frame_equal
 from mobility_lake.gold.demand import (
     BOOKINGS_LOOKBACK,
     COLUMNS,
-    DOCS,
-    KEY,
     SCHEMA,
     TRIP_LOOKAHEAD,
     demand_by_zone_hour,
@@ -241,11 +239,6 @@ def test_the_input_window_is_27_days_back_and_24_hours_ahead():
 def test_a_window_not_between_whole_utc_hours_is_refused(start, end):
     with pytest.raises(ValueError, match="start|end"):
         demand([], [], start, end)
-
-
-def test_every_column_is_documented_and_the_key_is_made_of_columns():
-    assert list(DOCS) == list(COLUMNS)
-    assert set(KEY) <= set(COLUMNS)
 
 
 def test_schema_rejects_more_users_than_bookings_a_battery_above_100_and_a_repeated_key():

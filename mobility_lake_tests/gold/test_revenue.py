@@ -5,7 +5,7 @@ from datetime import UTC, date, datetime
 import polars as pl
 from polars.testing import assert_frame_equal
 
-from mobility_lake.gold.revenue import COLUMNS, DOCS, KEY, SCHEMA, revenue_by_vehicle_type_daily
+from mobility_lake.gold.revenue import COLUMNS, SCHEMA, revenue_by_vehicle_type_daily
 from mobility_lake_tests.gold.rows import silver
 
 DAY = date(2026, 3, 10)
@@ -105,8 +105,3 @@ def test_empty_inputs_give_an_empty_frame_with_the_columns():
     assert result.is_empty()
     assert result.schema == pl.Schema(COLUMNS)
     SCHEMA.validate(result)
-
-
-def test_every_column_is_documented_and_the_key_is_made_of_columns():
-    assert list(DOCS) == list(COLUMNS)
-    assert set(KEY) <= set(COLUMNS)

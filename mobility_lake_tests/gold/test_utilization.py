@@ -7,7 +7,7 @@ import polars as pl
 import pytest
 from polars.testing import assert_frame_equal
 
-from mobility_lake.gold.utilization import COLUMNS, DOCS, KEY, SCHEMA, vehicle_utilization_daily
+from mobility_lake.gold.utilization import COLUMNS, SCHEMA, vehicle_utilization_daily
 from mobility_lake_tests.gold.rows import silver
 
 DAY = date(2026, 3, 10)
@@ -99,11 +99,6 @@ def test_empty_inputs_give_an_empty_frame_with_the_columns():
     assert result.is_empty()
     assert result.schema == pl.Schema(COLUMNS)
     SCHEMA.validate(result)
-
-
-def test_every_column_is_documented_and_the_key_is_made_of_columns():
-    assert list(DOCS) == list(COLUMNS)
-    assert set(KEY) <= set(COLUMNS)
 
 
 def test_schema_rejects_a_share_above_one_and_a_repeated_key():
