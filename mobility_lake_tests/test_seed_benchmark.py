@@ -1,0 +1,57 @@
+"""The seed-hour benchmark at smoke scale: every engine runs, agrees on the result, and the figures are written.
+
+The full hour (180M rows) runs on request; this keeps the command from rotting between those runs.
+"""
+
+import json
+import sys
+from datetime import timedelta
+from pathlib import Path
+
+import polars as pl
+import pytest
+
+BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
+sys.path.insert(0, str(BENCHMARKS))
+
+import seed_hour  # noqa: E402
+from seed_input import DUPLICATE_SHARE, land_seed_hour  # noqa: E402
+
+from mobility_lake.settings import load_settings  # noqa: E402
+from mobility_lake.storage import Lake  # noqa: E402
+
+
+def test_generated_hour_has_redeliveries_and_stays_in_its_hour(tmp_path: Path) -> None:
+    lake = Lake(load_settings({"MOBILITY_LAKE_ROOT": str(tmp_path)}))
+    landed = land_seed_hour(lake, seed_hour.HOUR, 40_000)
+    frame = pl.read_parquet(tmp_path / "landing/veh.events.raw/**/*.parquet")
+    assert frame.height == landed.rows and landed.files >= 4
+    copies = frame.select(pl.struct("source", "id").is_duplicated().sum()).item()
+    assert 0 < copies <= 2 * landed.rows * DUPLICATE_SHARE
+    # a redelivery repeats the whole event, not only its identity
+    assert frame.filter(pl.struct("source", "id").is_duplicated()).unique().height == copies // 2
+    times = frame["time"].str.to_datetime("%Y-%m-%dT%H:%M:%S%.fZ", time_zone="UTC")
+    assert times.min() >= seed_hour.HOUR and times.max() < seed_hour.HOUR + timedelta(hours=1)
+
+
+def test_every_engine_agrees_and_figures_are_written(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    results = seed_hour.main(["--rows", "40000", "--out", str(tmp_path)])
+    assert [r["engine"] for r in results] == list(seed_hour.ENGINES)
+    silver = {(r["silver_rows"], r["quarantine_rows"]) for r in results if r["engine"] != "floor"}
+    assert len(silver) == 1
+    ((silver_rows, quarantine_rows),) = silver
+    assert 0 < quarantine_rows < silver_rows
+    report = json.loads(next(tmp_path.glob("seed_hour_*.json")).read_text())
+    assert report["results"] == results and report["rows"] > silver_rows + quarantine_rows
+    assert next(tmp_path.glob("seed_hour_*.png")).stat().st_size > 0
+    printed = capsys.readouterr().out
+    assert all(engine in printed for engine in seed_hour.ENGINES) and "x floor" in printed
+
+
+def test_disagreeing_engines_fail_the_run() -> None:
+    results = [
+        {"engine": "project", "silver_rows": 10, "quarantine_rows": 1},
+        {"engine": "duckdb", "silver_rows": 11, "quarantine_rows": 1},
+    ]
+    with pytest.raises(RuntimeError, match="disagree"):
+        seed_hour.check_agreement(results)
