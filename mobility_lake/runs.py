@@ -87,6 +87,8 @@ def run_job(
     on_chunk: Callable[[ChunkResult], None],
 ) -> list[ChunkResult]:
     """Run a job over each range in chunks; raises on the first failed run, naming it."""
+    if not ranges:  # e.g. no complete week yet: the partitions definition has no first key to size chunks by
+        return []
     job = defs.resolve_job_def(job_name)
     partitions_def = job.partitions_def
     first = partitions_def.time_window_for_partition_key(partitions_def.get_first_partition_key())
