@@ -28,6 +28,7 @@ from mobility_lake.events.catalogue import VEHICLE_TYPES
 from mobility_lake.gold.schema import mart_schema
 
 EVENT_ORDER = ("event_time", "event_source", "event_id")
+TELEMETRY_COLUMNS = ("vehicle_id", "vehicle_type", "battery_level", "status", *EVENT_ORDER)
 LOW_BATTERY = 10.0
 MICROSECONDS_PER_HOUR = 3_600_000_000
 

@@ -26,6 +26,7 @@ from mobility_lake.gold.schema import mart_schema
 COMPLETED = TYPE_PREFIX + "booking.completed.v1"
 MINUTES_PER_DAY = 24 * 60
 EVENT_ORDER = ("event_time", "event_source", "event_id")
+TELEMETRY_COLUMNS = ("vehicle_id", "vehicle_type", "city", *EVENT_ORDER)  # what the mart reads of telemetry
 
 COLUMNS: dict[str, pl.DataType] = {
     "date": pl.Date(),

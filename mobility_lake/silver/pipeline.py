@@ -2,20 +2,22 @@
 
 An hour is processed in chunks of bronze rows split by a hash of the event `source`: every copy of an
 event shares its source, so each chunk removes its own duplicates, and memory holds one chunk at a time.
+An hour of more than one chunk is read from bronze once into local files, one per chunk (`parts.py`).
 The chunks stream into one Delta commit per table (silver, then quarantine) that replaces the hour's
 window, so re-running an hour or a range gives the same tables. The figures returned are what the asset
 checks judge; row counts and identity uniqueness are read back from the tables, not taken from memory.
 """
 
-import math
 from collections import Counter
 from collections.abc import Iterator
 from datetime import datetime, timedelta
 from functools import lru_cache
+from pathlib import Path
 
 import polars as pl
 
 from mobility_lake.bronze.ledger import arrival_date
+from mobility_lake.parts import part_count, spill_directory, split_by_key
 from mobility_lake.placement import FUTURE_TOLERANCE, silver_hour
 from mobility_lake.silver.fx import load_fx_rates
 from mobility_lake.silver.quality import HourFigures, schema_failures
@@ -25,7 +27,6 @@ from mobility_lake.silver.zones import load_zones
 from mobility_lake.storage import Lake, window_predicate
 
 HOUR = timedelta(hours=1)
-CHUNK_ROWS = 2_000_000
 # The bronze columns silver reads; the rest (traceparent, dataschema, raw text, ...) stay in bronze.
 BRONZE_INPUT = (
     "specversion", "id", "source", "type", "time", "subject", "data", "error",
@@ -58,9 +59,16 @@ def materialize_hour(
     lake: Lake, table: SilverTable, hour: datetime, first_hour: datetime, reference: Reference
 ) -> HourFigures:
     """Build and write one silver hour and its quarantine; return the figures the checks judge."""
+    with spill_directory() as spill:
+        return _materialize_hour(lake, table, hour, first_hour, reference, spill)
+
+
+def _materialize_hour(
+    lake: Lake, table: SilverTable, hour: datetime, first_hour: datetime, reference: Reference, spill: Path
+) -> HourFigures:
     rows = placed_rows(lake, table, hour, first_hour)
     total = 0 if rows is None else rows.select(pl.len()).collect().item()
-    chunks = max(1, math.ceil(total / CHUNK_ROWS))
+    parts = [] if rows is None or total == 0 else split_by_key(rows, "source", part_count(total), spill)
     figures = HourFigures(hour)
     quarantined: list[pl.DataFrame] = []
 
@@ -68,8 +76,7 @@ def materialize_hour(
         figures.bronze_rows = figures.duplicates = 0
         figures.schema_failures.clear()
         quarantined.clear()
-        for chunk in range(chunks if rows is not None else 0):
-            part = rows if chunks == 1 else rows.filter(pl.col("source").hash() % chunks == chunk)
+        for part in parts:
             result = build_silver(part.collect(), table, hour, first_hour, reference)
             figures.bronze_rows += result.bronze_rows
             figures.duplicates += result.duplicates

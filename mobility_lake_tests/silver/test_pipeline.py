@@ -5,10 +5,10 @@ from datetime import UTC, datetime, timedelta
 import polars as pl
 import pytest
 
+from mobility_lake import parts
 from mobility_lake.bronze.ingest import ingest_hours
 from mobility_lake.events.catalogue import TOPICS
 from mobility_lake.settings import load_settings
-from mobility_lake.silver import pipeline
 from mobility_lake.silver.pipeline import materialize_hour, reference_data
 from mobility_lake.silver.tables import SILVER_BY_NAME
 from mobility_lake.simulate import DefectShares, simulate
@@ -27,7 +27,7 @@ def silver_lake(root, chunk_rows: int, monkeypatch) -> tuple[Lake, list]:
     hours = [START, START + timedelta(hours=1)]
     for topic in TOPICS:
         ingest_hours(lake, topic.bronze_table, hours)
-    monkeypatch.setattr(pipeline, "CHUNK_ROWS", chunk_rows)
+    monkeypatch.setattr(parts, "PART_ROWS", chunk_rows)
     figures = [
         materialize_hour(lake, SILVER_BY_NAME["vehicle_telemetry"], h, FIRST, reference_data()) for h in hours
     ]
