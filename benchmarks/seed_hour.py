@@ -18,6 +18,7 @@ The figures are printed as a table and written as JSON and a PNG chart under --o
 import argparse
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -33,6 +34,7 @@ PROJECT = BENCHMARKS.parent
 HOUR = datetime(2026, 3, 10, 8, tzinfo=UTC)
 ENGINES = ("floor", "project", "duckdb", "spark", "pandas")
 SAMPLE_SECONDS = 0.1
+STAGE_LINE = re.compile(r"^  (\w+) \S+ \.\. \S+: .* in ([\d.]+) s$", re.MULTILINE)
 
 
 def measure(command: list[str], env: dict[str, str] | None = None) -> tuple[float, float, str]:
@@ -67,6 +69,14 @@ def project_counts(lake_root: Path) -> dict[str, int]:
     return counts
 
 
+def stage_seconds(stdout: str) -> dict[str, float]:
+    """Seconds per job (bronze_hourly, silver_hourly, gold_*) from `mobility-lake materialize`'s report."""
+    found: dict[str, float] = {}
+    for job, seconds in STAGE_LINE.findall(stdout):
+        found[job] = round(found.get(job, 0.0) + float(seconds), 1)
+    return found
+
+
 def run_engine(engine: str, workdir: Path, lake_root: Path, grid: Path) -> dict:
     python = sys.executable
     if engine == "project":
@@ -80,8 +90,8 @@ def run_engine(engine: str, workdir: Path, lake_root: Path, grid: Path) -> dict:
         cli = str(Path(python).parent / "mobility-lake")
         end = HOUR + timedelta(hours=1)
         command = [cli, "materialize", "--start", f"{HOUR:%Y-%m-%dT%H:%M}", "--end", f"{end:%Y-%m-%dT%H:%M}"]
-        seconds, peak, _ = measure(command, env)
-        counts = project_counts(lake_root)
+        seconds, peak, stdout = measure(command, env)
+        counts = {**project_counts(lake_root), "stages": stage_seconds(stdout)}
     else:
         landing = lake_root / "landing"
         out = workdir / engine
@@ -187,7 +197,8 @@ def _run(args: argparse.Namespace, engines: list[str], work: Path) -> list[dict]
     results = []
     for engine in engines:
         result = run_engine(engine, work, lake_root, grid)
-        print(f"  {engine}: {result['seconds']} s, {result['peak_rss_gib']} GiB", flush=True)
+        stages = "".join(f", {job} {s} s" for job, s in result.get("stages", {}).items())
+        print(f"  {engine}: {result['seconds']} s, {result['peak_rss_gib']} GiB{stages}", flush=True)
         results.append(result)
     check_agreement(results)
     print(table(results, landed.rows))

@@ -44,6 +44,9 @@ def test_every_engine_agrees_and_figures_are_written(tmp_path: Path, capsys: pyt
     report = json.loads(next(tmp_path.glob("seed_hour_*.json")).read_text())
     assert report["results"] == results and report["rows"] > silver_rows + quarantine_rows
     assert next(tmp_path.glob("seed_hour_*.png")).stat().st_size > 0
+    (project,) = [r for r in results if r["engine"] == "project"]
+    assert {"bronze_hourly", "silver_hourly", "gold_weekly"} <= set(project["stages"])
+    assert sum(project["stages"].values()) < project["seconds"]
     printed = capsys.readouterr().out
     assert all(engine in printed for engine in seed_hour.ENGINES) and "x floor" in printed
 
