@@ -88,12 +88,7 @@ def build_silver(
         .with_columns(parse_event_time(pl.col("time")).alias("event_time"))
     )
     identified = pl.col("id").is_not_null() & pl.col("source").is_not_null()
-    kept = pl.concat(
-        [
-            frame.filter(identified).unique(["source", "id"], keep="first", maintain_order=True),
-            frame.filter(~identified),
-        ]
-    ).sort(ROW)
+    kept = frame.filter(~identified | pl.struct("source", "id").is_first_distinct())
     duplicates = frame.height - kept.height
 
     envelope = envelope_failures(kept, table, first_hour)
