@@ -113,7 +113,7 @@ def _ingest_batch(lake: Lake, table: str, hour: datetime, batch: list[LandingFil
     report = IngestReport()
 
     def prepare() -> tuple[pl.DataFrame, str] | None:
-        done = ingested_files(lake, table, [hour])
+        done = ingested_files(lake, table, [hour], [f.key for f in batch])
         todo = [f for f in batch if f.key not in done]
         report.files_added, report.rows_added, report.errors, report.event_hours = 0, 0, Counter(), Counter()
         if not todo:

@@ -17,16 +17,16 @@ def arrival_date(hour: datetime) -> str:
     return hour.strftime("%Y-%m-%d")
 
 
-def ingested_files(lake: Lake, table: str, hours: list[datetime]) -> set[str]:
-    """Landing keys already in `bronze/{table}` for the given arrival hours."""
+def ingested_files(lake: Lake, table: str, hours: list[datetime], keys: list[str] | None = None) -> set[str]:
+    """Landing keys already in `bronze/{table}` for the given arrival hours (of `keys`, when given: the
+    files' `landing_file` statistics then let the scan skip every Delta file holding none of them, so
+    checking a batch does not read the whole hour ingested so far)."""
     scan = lake.scan("bronze", table)
     if scan is None or not hours:
         return set()
     dates = sorted({arrival_date(h) for h in hours})
-    keys = (
-        scan.filter(pl.col("arrival_date").is_in(dates) & pl.col("arrival_hour").is_in(hours))
-        .select("landing_file")
-        .unique()
-        .collect()
-    )
-    return set(keys["landing_file"].to_list())
+    wanted = pl.col("arrival_date").is_in(dates) & pl.col("arrival_hour").is_in(hours)
+    if keys is not None:
+        wanted = wanted & pl.col("landing_file").is_in(keys)
+    found = scan.filter(wanted).select("landing_file").unique().collect()
+    return set(found["landing_file"].to_list())

@@ -58,6 +58,7 @@ def test_rerunning_an_hour_adds_nothing_and_a_new_file_adds_exactly_its_lines(la
     assert table.height == 12
     assert table.group_by("landing_file").len().sort("landing_file").rows() == [(a, 5), (b, 3), (c, 4)]
     assert ingested_files(lake, "domain_events", [H8]) == {a, b, c}
+    assert ingested_files(lake, "domain_events", [H8], [a, c, "landing/never-landed.jsonl"]) == {a, c}
 
 
 def test_the_ledger_is_per_arrival_hour_and_rows_keep_their_origin(lake):
