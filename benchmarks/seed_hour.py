@@ -92,6 +92,13 @@ def run_engine(engine: str, workdir: Path, lake_root: Path, grid: Path) -> dict:
         command = [cli, "materialize", "--start", f"{HOUR:%Y-%m-%dT%H:%M}", "--end", f"{end:%Y-%m-%dT%H:%M}"]
         seconds, peak, stdout = measure(command, env)
         counts = {**project_counts(lake_root), "stages": stage_seconds(stdout)}
+        for layer in (
+            "bronze",
+            "silver",
+            "gold",
+            "quarantine",
+        ):  # as the peers' outputs go: disk for the next
+            shutil.rmtree(lake_root / layer, ignore_errors=True)
     else:
         landing = lake_root / "landing"
         out = workdir / engine
@@ -113,6 +120,9 @@ def table(results: list[dict], rows: int) -> str:
         f"{'x project':>10}"
     ]
     for r in results:
+        if "error" in r:
+            lines.append(f"{r['engine']:<8} failed: {r['error']}")
+            continue
         ratio_floor = f"{r['seconds'] / floor:.2f}" if floor else "-"
         ratio_ours = f"{r['seconds'] / ours:.2f}" if ours else "-"
         lines.append(
@@ -129,6 +139,7 @@ def chart(results: list[dict], rows: int, path: Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    results = [r for r in results if "error" not in r]
     names = [r["engine"] for r in results]
     figure, (wall, memory) = plt.subplots(1, 2, figsize=(10, 4))
     wall.bar(names, [r["seconds"] for r in results], color="#4C72B0")
@@ -196,7 +207,12 @@ def _run(args: argparse.Namespace, engines: list[str], work: Path) -> list[dict]
     zone_grid(str(grid))
     results = []
     for engine in engines:
-        result = run_engine(engine, work, lake_root, grid)
+        try:
+            result = run_engine(engine, work, lake_root, grid)
+        except RuntimeError as failure:  # e.g. a peer out of disk at 180M: the others' figures still count
+            print(f"  {engine}: failed: {failure}", flush=True)
+            results.append({"engine": engine, "error": str(failure)})
+            continue
         stages = "".join(f", {job} {s} s" for job, s in result.get("stages", {}).items())
         print(f"  {engine}: {result['seconds']} s, {result['peak_rss_gib']} GiB{stages}", flush=True)
         results.append(result)

@@ -58,3 +58,22 @@ def test_disagreeing_engines_fail_the_run() -> None:
     ]
     with pytest.raises(RuntimeError, match="disagree"):
         seed_hour.check_agreement(results)
+
+
+def test_a_failing_engine_is_reported_and_the_others_still_count(tmp_path, monkeypatch, capsys) -> None:
+    run_engine = seed_hour.run_engine
+
+    def out_of_disk(engine, *args):
+        if engine == "duckdb":
+            raise RuntimeError("peers.py duckdb exited with 1")
+        return run_engine(engine, *args)
+
+    monkeypatch.setattr(seed_hour, "run_engine", out_of_disk)
+    results = seed_hour.main(["--rows", "20000", "--engines", "floor,duckdb", "--out", str(tmp_path)])
+    assert [r["engine"] for r in results] == ["floor", "duckdb"]
+    assert results[0]["seconds"] > 0 and results[1] == {
+        "engine": "duckdb",
+        "error": "peers.py duckdb exited with 1",
+    }
+    assert "duckdb   failed: peers.py duckdb exited with 1" in capsys.readouterr().out
+    assert json.loads(next(tmp_path.glob("seed_hour_*.json")).read_text())["results"] == results

@@ -155,14 +155,23 @@ def trips_per_hour(bookings: pl.LazyFrame, start: datetime, end: datetime) -> pl
 
 
 def fleet_per_hour(telemetry: pl.LazyFrame, start: datetime, end: datetime) -> pl.LazyFrame:
-    """Available vehicles and mean battery level per zone, type and hour, from telemetry in [start, end)."""
+    """Available vehicles and mean battery level per zone, type and hour, from telemetry in [start, end).
+
+    Two plain aggregations joined, rather than one with a filter inside it: polars streams these, while a
+    filtered aggregation makes it hold every reading of the hour (11.7 GiB for 180M readings)."""
+    readings = telemetry.filter(_in("event_time", start, end), pl.col("zone_id").is_not_null()).with_columns(
+        _slot("event_time")
+    )
+    available = (
+        readings.filter(pl.col("status") == AVAILABLE)
+        .group_by(SLOT)
+        .agg(available_vehicles=pl.col("vehicle_id").n_unique())
+    )
     return (
-        telemetry.filter(_in("event_time", start, end), pl.col("zone_id").is_not_null())
-        .group_by("zone_id", "vehicle_type", _slot("event_time"))
-        .agg(
-            available_vehicles=pl.col("vehicle_id").filter(pl.col("status") == AVAILABLE).n_unique(),
-            avg_battery_level=pl.col("battery_level").mean(),
-        )
+        readings.group_by(SLOT)
+        .agg(avg_battery_level=pl.col("battery_level").mean())
+        .join(available, on=SLOT, how="left")
+        .with_columns(pl.col("available_vehicles").fill_null(0))
     )
 
 
