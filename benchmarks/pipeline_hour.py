@@ -3,7 +3,7 @@
     .venv/bin/python benchmarks/pipeline_hour.py --vehicles 5000 --interval 1 --root /tmp/bench-lake
 
 Each stage (simulate, bronze, silver) runs in its own process, so each peak RSS is that stage's alone.
-A stage whose output already exists is reused with --reuse.
+`--stages bronze,silver` re-runs stages on the output of an earlier run under the same --root.
 """
 
 import argparse

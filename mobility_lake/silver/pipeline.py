@@ -113,18 +113,21 @@ def _count(lake: Lake, layer: str, table: str, column: str, hour: datetime) -> i
 
 
 def _read_back_silver(lake: Lake, table: SilverTable, hour: datetime) -> tuple[int, int]:
-    """Rows in the silver hour as written, and how many of them repeat an identity (hash, then exact)."""
+    """Rows in the silver hour as written, and how many of them repeat an identity (hash, then exact).
+
+    Only the identity hashes are held (8 bytes a row, streamed from the table), and repeats are found by
+    sorting them: the identities themselves, or a hash table of 180M rows, would not fit in the memory bound.
+    """
     scan = lake.scan("silver", table.name)
     if scan is None:
         return 0, 0
     in_hour = scan.filter(pl.col("date") == hour.date()).filter(_in_hour("event_time", hour))
-    hashes = in_hour.select(pl.struct("event_source", "event_id").hash().alias("h")).collect()["h"]
-    if not hashes.is_duplicated().any():
+    identity = pl.struct("event_source", "event_id").hash()
+    hashes = in_hour.select(identity.alias("h")).collect(engine="streaming")["h"].sort()
+    repeated = hashes.slice(1).to_frame().filter(hashes.slice(1) == hashes.slice(0, max(hashes.len() - 1, 0)))
+    if repeated.height == 0:
         return hashes.len(), 0
-    suspects = hashes.filter(hashes.is_duplicated()).unique()
     exact = (
-        in_hour.select("event_source", "event_id")
-        .filter(pl.struct("event_source", "event_id").hash().is_in(suspects.implode()))
-        .collect()
+        in_hour.select("event_source", "event_id").filter(identity.is_in(repeated["h"].implode())).collect()
     )
     return hashes.len(), int(exact.is_duplicated().sum())

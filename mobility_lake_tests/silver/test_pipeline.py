@@ -4,12 +4,13 @@ from datetime import UTC, datetime, timedelta
 
 import polars as pl
 import pytest
+from deltalake import write_deltalake
 
 from mobility_lake import parts
 from mobility_lake.bronze.ingest import ingest_hours
 from mobility_lake.events.catalogue import TOPICS
 from mobility_lake.settings import load_settings
-from mobility_lake.silver.pipeline import materialize_hour, reference_data
+from mobility_lake.silver.pipeline import _read_back_silver, materialize_hour, reference_data
 from mobility_lake.silver.tables import SILVER_BY_NAME
 from mobility_lake.simulate import DefectShares, simulate
 from mobility_lake.storage import Lake
@@ -66,3 +67,14 @@ def test_an_hour_with_no_bronze_table_yet_writes_empty_windows(tmp_path, table):
     figures = materialize_hour(lake, SILVER_BY_NAME[table], START, FIRST, reference_data())
     assert (figures.bronze_rows, figures.silver_rows, figures.quarantine_rows) == (0, 0, 0)
     assert lake.read("silver", table).height == 0
+
+
+def test_an_identity_written_twice_is_counted_from_the_table(tmp_path, monkeypatch):
+    lake, figures = silver_lake(tmp_path, 10_000_000, monkeypatch)
+    uri = lake.table_uri("silver", "vehicle_telemetry")
+    written = lake.read("silver", "vehicle_telemetry").filter(
+        pl.col("event_time") < START + timedelta(hours=1)
+    )
+    write_deltalake(uri, written.head(3).to_arrow(), mode="append", partition_by=["date"])
+    rows, repeated = _read_back_silver(lake, SILVER_BY_NAME["vehicle_telemetry"], START)
+    assert (rows, repeated) == (figures[0].silver_rows + 3, 6)  # three identities, each on two rows
