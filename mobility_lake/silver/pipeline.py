@@ -124,7 +124,8 @@ def _read_back_silver(lake: Lake, table: SilverTable, hour: datetime) -> tuple[i
     in_hour = scan.filter(pl.col("date") == hour.date()).filter(_in_hour("event_time", hour))
     identity = pl.struct("event_source", "event_id").hash()
     hashes = in_hour.select(identity.alias("h")).collect(engine="streaming")["h"].sort()
-    repeated = hashes.filter(hashes == hashes.shift(1))
+    following, preceding = hashes.slice(1), hashes.slice(0, max(hashes.len() - 1, 0))  # views, not copies
+    repeated = following.filter(following == preceding)
     if repeated.is_empty():
         return hashes.len(), 0
     exact = in_hour.select("event_source", "event_id").filter(identity.is_in(repeated.implode())).collect()
