@@ -23,6 +23,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -34,27 +35,41 @@ PROJECT = BENCHMARKS.parent
 HOUR = datetime(2026, 3, 10, 8, tzinfo=UTC)
 ENGINES = ("floor", "project", "duckdb", "spark", "pandas")
 SAMPLE_SECONDS = 0.1
-STAGE_LINE = re.compile(r"^  (\w+) \S+ \.\. \S+: .* in ([\d.]+) s$", re.MULTILINE)
+STAGE_LINE = re.compile(r"^  (\w+) \S+ \.\. \S+: .* in ([\d.]+) s$")
 
 
-def measure(command: list[str], env: dict[str, str] | None = None) -> tuple[float, float, str]:
-    """Run a command; its wall seconds, the peak resident GiB of its process tree, and its stdout."""
+def measure(command: list[str], env: dict[str, str] | None = None) -> tuple[float, float, str, list[float]]:
+    """Run a command; its wall seconds, the peak resident GiB of its process tree, its stdout, and for each
+    stdout line the peak GiB since the line before it (which stage held the memory)."""
     began = time.perf_counter()
     process = subprocess.Popen(command, stdout=subprocess.PIPE, env=env, text=True)
+    lines: list[str] = []
+    line_peaks: list[float] = []
+    since_line = [0]
+
+    def read_lines() -> None:
+        for line in process.stdout or ():
+            lines.append(line)
+            line_peaks.append(since_line[0] / 2**30)
+            since_line[0] = 0
+
+    reader = threading.Thread(target=read_lines, daemon=True)
+    reader.start()
     root = psutil.Process(process.pid)
     peak = 0
     while process.poll() is None:
         try:
             tree = [root, *root.children(recursive=True)]
-            peak = max(peak, sum(p.memory_info().rss for p in tree if p.is_running()))
+            rss = sum(p.memory_info().rss for p in tree if p.is_running())
+            peak, since_line[0] = max(peak, rss), max(since_line[0], rss)
         except psutil.NoSuchProcess:
             pass
         time.sleep(SAMPLE_SECONDS)
-    stdout = process.stdout.read() if process.stdout else ""
+    reader.join()
     seconds = time.perf_counter() - began
     if process.returncode:
         raise RuntimeError(f"{' '.join(command[:3])} exited with {process.returncode}")
-    return seconds, peak / 2**30, stdout
+    return seconds, peak / 2**30, "".join(lines), line_peaks
 
 
 def project_counts(lake_root: Path) -> dict[str, int]:
@@ -69,12 +84,18 @@ def project_counts(lake_root: Path) -> dict[str, int]:
     return counts
 
 
-def stage_seconds(stdout: str) -> dict[str, float]:
-    """Seconds per job (bronze_hourly, silver_hourly, gold_*) from `mobility-lake materialize`'s report."""
-    found: dict[str, float] = {}
-    for job, seconds in STAGE_LINE.findall(stdout):
-        found[job] = round(found.get(job, 0.0) + float(seconds), 1)
-    return found
+def stage_figures(stdout: str, line_peaks: list[float]) -> tuple[dict[str, float], dict[str, float]]:
+    """Seconds and peak resident GiB per job (bronze_hourly, silver_hourly, gold_*), from the lines
+    `mobility-lake materialize` prints as each job ends."""
+    seconds: dict[str, float] = {}
+    peaks: dict[str, float] = {}
+    for line, peak in zip(stdout.splitlines(keepends=True), line_peaks, strict=True):
+        found = STAGE_LINE.match(line)
+        if found:
+            job = found[1]
+            seconds[job] = round(seconds.get(job, 0.0) + float(found[2]), 1)
+            peaks[job] = round(max(peaks.get(job, 0.0), peak), 2)
+    return seconds, peaks
 
 
 def run_engine(engine: str, workdir: Path, lake_root: Path, grid: Path) -> dict:
@@ -90,8 +111,9 @@ def run_engine(engine: str, workdir: Path, lake_root: Path, grid: Path) -> dict:
         cli = str(Path(python).parent / "mobility-lake")
         end = HOUR + timedelta(hours=1)
         command = [cli, "materialize", "--start", f"{HOUR:%Y-%m-%dT%H:%M}", "--end", f"{end:%Y-%m-%dT%H:%M}"]
-        seconds, peak, stdout = measure(command, env)
-        counts = {**project_counts(lake_root), "stages": stage_seconds(stdout)}
+        seconds, peak, stdout, line_peaks = measure(command, env)
+        stages, stage_peaks = stage_figures(stdout, line_peaks)
+        counts = {**project_counts(lake_root), "stages": stages, "stage_peak_gib": stage_peaks}
         for layer in (
             "bronze",
             "silver",
@@ -102,7 +124,7 @@ def run_engine(engine: str, workdir: Path, lake_root: Path, grid: Path) -> dict:
     else:
         landing = lake_root / "landing"
         out = workdir / engine
-        seconds, peak, stdout = measure(
+        seconds, peak, stdout, _ = measure(
             [python, str(BENCHMARKS / "peers.py"), engine, str(landing), str(out), str(grid)]
         )
         counts = json.loads(stdout.strip().splitlines()[-1])
@@ -213,7 +235,8 @@ def _run(args: argparse.Namespace, engines: list[str], work: Path) -> list[dict]
             print(f"  {engine}: failed: {failure}", flush=True)
             results.append({"engine": engine, "error": str(failure)})
             continue
-        stages = "".join(f", {job} {s} s" for job, s in result.get("stages", {}).items())
+        peaks = result.get("stage_peak_gib", {})
+        stages = "".join(f", {job} {s} s ({peaks[job]} GiB)" for job, s in result.get("stages", {}).items())
         print(f"  {engine}: {result['seconds']} s, {result['peak_rss_gib']} GiB{stages}", flush=True)
         results.append(result)
     check_agreement(results)

@@ -47,6 +47,9 @@ def test_every_engine_agrees_and_figures_are_written(tmp_path: Path, capsys: pyt
     (project,) = [r for r in results if r["engine"] == "project"]
     assert {"bronze_hourly", "silver_hourly", "gold_weekly"} <= set(project["stages"])
     assert sum(project["stages"].values()) < project["seconds"]
+    # each job's peak memory is its own share of the run's, attributed by when the job ended
+    assert project["stage_peak_gib"].keys() == project["stages"].keys()
+    assert 0 < max(project["stage_peak_gib"].values()) <= project["peak_rss_gib"]
     printed = capsys.readouterr().out
     assert all(engine in printed for engine in seed_hour.ENGINES) and "x floor" in printed
 
