@@ -9,6 +9,7 @@ loses a race with another writer is retried against the new version.
 import logging
 import time
 from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -18,7 +19,9 @@ import polars as pl
 import pyarrow as pa
 from deltalake import DeltaTable, write_deltalake
 from deltalake.exceptions import CommitFailedError, TableNotFoundError
+from deltalake.transaction import AddAction
 
+from mobility_lake import data_files
 from mobility_lake.settings import Settings
 
 LAYERS = ("bronze", "silver", "gold", "quarantine")
@@ -96,38 +99,38 @@ class Lake:
         An empty `data` clears the predicate's rows: stale rows never survive a re-run. The table is created
         first when missing, since delta-rs does not guard a write that creates a table.
         """
-        self.replace_where_streaming(layer, table, data.schema, lambda: [data], predicate, partition_by)
+        self.ensure_table(layer, table, data.schema, partition_by)
+        self._commit(
+            lambda: self._write_streaming(layer, table, data.schema, lambda: [data], predicate, partition_by),
+            self.table_uri(layer, table),
+        )
 
-    def replace_where_streaming(
+    def _write_streaming(
         self,
         layer: str,
         table: str,
         schema: pl.Schema,
         frames: Callable[[], Iterable[pl.DataFrame]],
         predicate: str,
-        partition_by: list[str] | None = None,
+        partition_by: list[str] | None,
+        guarded: tuple[DeltaTable, str] | None = None,
     ) -> None:
-        """`replace_where` for data made piece by piece: `frames()` yields them as the commit consumes them,
-        so only one piece is in memory at a time, and the whole window is still one commit. On a lost race
-        `frames()` is called again."""
-        uri = self.table_uri(layer, table)
-        self.ensure_table(layer, table, schema, partition_by)
+        """delta-rs's writer replacing `predicate`'s rows with the frames `frames()` yields, as it consumes
+        them, under `guarded`'s guard when given."""
         arrow_schema = pl.DataFrame(schema=schema).to_arrow().schema
 
         def batches() -> Iterator[pa.RecordBatch]:
             for frame in frames():
                 yield from frame.to_arrow().cast(arrow_schema).to_batches()
 
-        self._commit(
-            lambda: write_deltalake(
-                uri,
-                pa.RecordBatchReader.from_batches(arrow_schema, batches()),
-                mode="overwrite",
-                predicate=predicate,
-                partition_by=partition_by,
-                storage_options=self.storage_options or None,
-            ),
-            uri,
+        write_deltalake(
+            self.table_uri(layer, table),
+            pa.RecordBatchReader.from_batches(arrow_schema, batches()),
+            mode="overwrite",
+            predicate=predicate,
+            partition_by=partition_by,
+            storage_options=self.storage_options or None,
+            commit_properties=None if guarded is None else data_files.guard_properties(*guarded),
         )
 
     def write_window(
@@ -169,29 +172,113 @@ class Lake:
     ) -> None:
         """Append what `prepare` returns, guarded against a concurrent writer of the same rows.
 
-        `prepare` reads the table and returns the new rows with a predicate that none of the table's rows
-        match yet (e.g. "these landing files"); writing them as an overwrite of that predicate makes the
-        commit conflict, not duplicate, when another writer got there first. On a conflict `prepare` runs
-        again against the new version. It returns None when there is nothing left to add. The table must
-        exist (`ensure_table`): delta-rs does not guard a write that creates the table.
+        `prepare` reads the table and returns the new rows with the name of a guard that every writer of
+        such rows commits under (e.g. "this arrival hour"): the commit then fails, rather than duplicates,
+        when another writer committed under the same guard since the table was read, and `prepare` runs
+        again against the new version. It returns None when there is nothing left to add. Polars writes
+        the data files and delta-rs commits them (`data_files.py`). The table must exist (`ensure_table`).
         """
-        uri = self.table_uri(layer, table)
 
         def attempt() -> None:
+            before = self._existing(layer, table)  # read before `prepare`: any later commit is concurrent
             prepared = prepare()
             if prepared is None:
                 return
-            data, predicate = prepared
-            write_deltalake(
-                uri,
-                data,
-                mode="overwrite",
-                predicate=predicate,
-                partition_by=partition_by,
-                storage_options=self.storage_options or None,
-            )
+            data, guard = prepared
+            adds = data_files.write_data_files(data, partition_by, self._file_writer(layer, table))
+            self._commit_files(layer, table, before, adds, guard, partition_by)
 
-        self._commit(attempt, uri)
+        self._commit(attempt, self.table_uri(layer, table))
+
+    def replace_window_streaming(
+        self,
+        layer: str,
+        table: str,
+        schema: pl.Schema,
+        frames: Callable[[], Iterable[pl.DataFrame]],
+        column: str,
+        start: datetime,
+        end: datetime,
+        date_column: str,
+    ) -> None:
+        """Replace the rows whose `column` lies in [start, end), within one day partitioned by
+        `date_column`, with the frames `frames()` yields, in one commit.
+
+        When every file of that day lies wholly inside or wholly outside the window, as the files written
+        here do, polars writes the new files while the next frame is made, and delta-rs commits them with
+        the removal of the window's old files. Otherwise delta-rs rewrites the day's straddling files
+        (`replace_where`). Both ways commit under the window's guard, so concurrent writers of
+        one window conflict, whichever way each goes, and the loser retries.
+        """
+        guard = f"window {column} {start.isoformat()}"
+        predicate = window_predicate(column, start, end, date_column)
+        partition = {date_column: start.date().isoformat()}
+        self.ensure_table(layer, table, schema, [date_column])
+
+        def attempt() -> None:
+            before = self._existing(layer, table)
+            removes = data_files.files_of_window(before, column, start, end, partition)
+            if removes is None:
+                log.info("%s/%s: a file straddles %s; delta-rs rewrites the day", layer, table, guard)
+                self._write_streaming(layer, table, schema, frames, predicate, [date_column], (before, guard))
+                return
+            typed = (frame.select(list(schema)).cast(dict(schema)) for frame in frames())
+            adds = self._write_in_background(layer, table, typed, [date_column])
+            self._commit_files(layer, table, before, [*adds, *removes], guard, [date_column])
+
+        self._commit(attempt, self.table_uri(layer, table))
+
+    def _write_in_background(
+        self, layer: str, table: str, frames: Iterable[pl.DataFrame], partition_by: list[str]
+    ) -> list[AddAction]:
+        """Write each frame's files in a second thread while the next frame is made: polars encodes
+        Parquet without the GIL, so making and writing overlap. At most one frame waits to be written."""
+        write = self._file_writer(layer, table)
+        adds: list[AddAction] = []
+        with ThreadPoolExecutor(1, thread_name_prefix="data-files") as writer:
+            pending: Future[list[AddAction]] | None = None
+            try:
+                for frame in frames:
+                    if pending is not None:
+                        adds += pending.result()
+                    pending = writer.submit(data_files.write_data_files, frame, partition_by, write)
+                if pending is not None:
+                    adds += pending.result()
+            except BaseException:
+                if pending is not None:
+                    adds += _result_or_nothing(pending)
+                self._remove_files(layer, table, adds)
+                raise
+        return adds
+
+    def _commit_files(
+        self,
+        layer: str,
+        table: str,
+        before: DeltaTable,
+        actions: list,
+        guard: str,
+        partition_by: list[str] | None,
+    ) -> None:
+        try:
+            data_files.commit(before, actions, guard, partition_by)
+        except BaseException:
+            self._remove_files(layer, table, [a for a in actions if isinstance(a, AddAction)])
+            raise
+
+    def _remove_files(self, layer: str, table: str, adds: list[AddAction]) -> None:
+        """Remove written data files no commit refers to."""
+        for add in adds:
+            self.fs.rm_file(self._path(f"{layer}/{table}/{add.path}"))
+
+    def _file_writer(self, layer: str, table: str) -> Callable[[str, bytes], None]:
+        return lambda path, payload: self.write_bytes(f"{layer}/{table}/{path}", payload)
+
+    def _existing(self, layer: str, table: str) -> DeltaTable:
+        found = self.delta_table(layer, table)
+        if found is None:
+            raise TableNotFoundError(f"{layer}/{table} must be created (ensure_table) before writing to it")
+        return found
 
     def _commit(self, write: Callable[[], Any], uri: str) -> None:
         for attempt in range(1, COMMIT_ATTEMPTS + 1):
@@ -241,6 +328,13 @@ class Lake:
         tmp = f"{path}.tmp-writing"
         self.fs.pipe_file(tmp, payload)
         self.fs.mv(tmp, path)
+
+
+def _result_or_nothing(pending: Future) -> list:
+    try:
+        return pending.result()
+    except Exception:
+        return []
 
 
 def _mtime(info: dict[str, Any]) -> float:

@@ -1,5 +1,6 @@
 """The Lake on a real S3 server (SeaweedFS): landing files, listing past one page, and Delta commits."""
 
+import json
 import logging
 import threading
 from concurrent.futures import ThreadPoolExecutor
@@ -8,6 +9,8 @@ from datetime import UTC, datetime, timedelta
 import polars as pl
 import pytest
 
+from mobility_lake.bronze.ingest import PARTITION_BY, bronze_schema, ingest_hours
+from mobility_lake.landing import landing_key
 from mobility_lake.settings import SettingsError, load_settings
 from mobility_lake.storage import Lake
 from mobility_lake_tests.s3server import S3Server
@@ -143,3 +146,21 @@ def assert_frame_rows(actual: pl.DataFrame, expected: pl.DataFrame) -> None:
     assert actual.columns and sorted(actual.columns) == sorted(expected.columns)
     ordered = actual.select(expected.columns).sort("trip_id")
     assert ordered.to_dicts() == expected.sort("trip_id").to_dicts()
+
+
+def test_concurrent_ingests_of_one_hour_add_each_file_once_and_leave_no_stray_file(s3_env: dict[str, str]):
+    """Bronze's data files are written by polars and committed by delta-rs under the hour's guard; on S3
+    the loser's files are removed, so the table's files are every file under it."""
+    lake = Lake(load_settings(s3_env))
+    for i in range(3):
+        event = {"specversion": "1.0", "id": f"e{i}", "source": "//booking", "type": "t", "data": {}}
+        lake.write_bytes(
+            landing_key("domain.events", HOUR, f"f{i}.jsonl"), json.dumps(event).encode() + b"\n"
+        )
+    lake.ensure_table("bronze", "domain_events", bronze_schema("domain_events"), partition_by=PARTITION_BY)
+    run_together(3, lambda _: ingest_hours(Lake(load_settings(s3_env)), "domain_events", [HOUR]))
+    table = lake.read("bronze", "domain_events")
+    assert sorted(table["id"]) == ["e0", "e1", "e2"]
+    listed = lake.list_files("bronze/domain_events")
+    data_files = {f"{lake.root}/{info.key}" for info in listed if "_delta_log" not in info.key}
+    assert data_files == set(lake.delta_table("bronze", "domain_events").file_uris())

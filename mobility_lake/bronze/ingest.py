@@ -1,8 +1,8 @@
 """Ingest the landing files of one topic's arrival hours into its bronze table, each file exactly once.
 
 Files are read and committed in batches bounded in bytes, one Delta commit per batch. A batch's commit is
-guarded by its own file names: if another run committed any of them first, the commit fails, the ledger is
-read again and only what is still missing is written. Re-running an hour therefore adds nothing, and a new
+guarded by its arrival hour: if another run committed files of the same hour since the ledger was read, the
+commit fails, the ledger is read again and only what is still missing is written. Re-running an hour therefore adds nothing, and a new
 file in an old hour adds exactly its rows.
 """
 
@@ -18,7 +18,7 @@ from mobility_lake.bronze.records import BRONZE_COLUMNS, records_from_file
 from mobility_lake.events.catalogue import TELEMETRY, topic_for_table
 from mobility_lake.events.envelope import parse_event_time
 from mobility_lake.landing import LandingFile, hour_folder, parse_landing_key
-from mobility_lake.storage import Lake, ObjectInfo, sql_literal
+from mobility_lake.storage import Lake, ObjectInfo
 
 BATCH_BYTES = 64 * 1024 * 1024
 PARTITION_BY = ["arrival_date"]
@@ -125,9 +125,7 @@ def _ingest_batch(lake: Lake, table: str, hour: datetime, batch: list[LandingFil
         report.rows_added = data.height
         report.errors = Counter(data["error"].drop_nulls().str.extract(r"^([a-z_0-9]+)", 1).to_list())
         report.event_hours = Counter({(hour, e): n for e, n in data.group_by("event_hour").len().iter_rows()})
-        keys = ", ".join(sql_literal(f.key) for f in todo)
-        predicate = f"arrival_date = {sql_literal(arrival_date(hour))} AND landing_file IN ({keys})"
-        return data, predicate
+        return data, f"ingest {hour.isoformat()}"
 
     lake.append_guarded("bronze", table, prepare, partition_by=PARTITION_BY)
     return report

@@ -85,9 +85,8 @@ def _materialize_hour(
             yield result.silver
 
     schema = pl.Schema(silver_columns(table))
-    predicate = window_predicate("event_time", hour, hour + HOUR, "date")
-    lake.replace_where_streaming(
-        "silver", table.name, schema, silver_chunks, predicate, partition_by=["date"]
+    lake.replace_window_streaming(
+        "silver", table.name, schema, silver_chunks, "event_time", hour, hour + HOUR, "date"
     )
     quarantine = pl.concat(quarantined) if quarantined else pl.DataFrame(schema=QUARANTINE)
     lake.replace_where(

@@ -1,7 +1,9 @@
 """The file ledger: each landed file is ingested exactly once, however often and concurrently its hour runs."""
 
+import json
 import threading
 from datetime import UTC, datetime
+from pathlib import Path
 
 import orjson
 import pytest
@@ -113,6 +115,27 @@ def test_concurrent_runs_of_one_hour_ingest_each_file_once(lake, monkeypatch):
     table = lake.read("bronze", "domain_events")
     assert table.height == 41
     assert table.select("landing_file", "record_number").is_duplicated().sum() == 0
+    # the losers' data files were never committed and are gone: the table's files are all there is
+    on_disk = {str(p) for p in Path(lake.table_uri("bronze", "domain_events")).rglob("*.parquet")}
+    assert on_disk == set(lake.delta_table("bronze", "domain_events").file_uris())
+
+
+def test_each_data_file_states_its_landing_files_so_a_batch_check_skips_the_others(lake, monkeypatch):
+    monkeypatch.setattr(ingest, "BATCH_BYTES", 1)  # a batch, and so a data file, per landing file
+    keys = [land(lake, H8, f"f{i}.jsonl", lines(3, f"f{i}")) for i in range(3)]
+    ingest_hours(lake, "domain_events", [H8])
+    log = Path(lake.table_uri("bronze", "domain_events"), "_delta_log")
+    adds = [
+        json.loads(line)["add"]
+        for commit in sorted(log.glob("*.json"))
+        for line in commit.read_text().splitlines()
+        if line.startswith('{"add"')
+    ]
+    named = [json.loads(a["stats"]) for a in adds]
+    assert [(s["minValues"]["landing_file"], s["maxValues"]["landing_file"]) for s in named] == [
+        (k, k) for k in keys
+    ]
+    assert all(s["nullCount"]["landing_file"] == 0 and s["numRecords"] == 3 for s in named)
 
 
 def test_many_files_commit_in_bounded_batches(lake, monkeypatch):
