@@ -15,6 +15,7 @@ from collections.abc import Callable
 from datetime import date, datetime
 
 import polars as pl
+import pyarrow as pa
 from deltalake import CommitProperties, DeltaTable, Transaction
 from deltalake.transaction import AddAction, RemoveAction
 
@@ -23,11 +24,26 @@ from mobility_lake.delta_stats import file_stats
 PLAIN_PARTITION_VALUE = re.compile(r"[A-Za-z0-9._-]+")
 
 
+def table_schema(table: DeltaTable) -> pl.Schema:
+    """The table's columns as polars types."""
+    return pl.DataFrame(pa.schema(table.schema().to_arrow()).empty_table()).schema
+
+
 def write_data_files(
-    frame: pl.DataFrame, partition_by: list[str] | None, write: Callable[[str, bytes], None]
+    frame: pl.DataFrame,
+    schema: pl.Schema,
+    partition_by: list[str] | None,
+    write: Callable[[str, bytes], None],
 ) -> list[AddAction]:
     """Write `frame` as one Parquet file per partition; `write(path, payload)` stores a file at a path
-    relative to the table root. Partition columns are in the path, not in the file."""
+    relative to the table root. Partition columns are in the path, not in the file.
+
+    The frame must have exactly the table's `schema`: nothing is cast, since a cast could silently change
+    values (floats truncated into an integer column), and a file of other types would not read back."""
+    if dict(frame.schema) != dict(schema):
+        differing = sorted(set(frame.schema.items()) ^ set(schema.items()), key=str)
+        names = ", ".join(dict.fromkeys(name for name, _ in differing))
+        raise ValueError(f"rows do not match the table's columns ({names}): refusing to write them")
     partitions = frame.partition_by(partition_by, maintain_order=True) if partition_by else [frame]
     return [_write_file(part, partition_by or [], write) for part in partitions if part.height]
 

@@ -185,7 +185,8 @@ class Lake:
             if prepared is None:
                 return
             data, guard = prepared
-            adds = data_files.write_data_files(data, partition_by, self._file_writer(layer, table))
+            write = self._file_writer(layer, table)
+            adds = data_files.write_data_files(data, data_files.table_schema(before), partition_by, write)
             self._commit_files(layer, table, before, adds, guard, partition_by)
 
         self._commit(attempt, self.table_uri(layer, table))
@@ -222,18 +223,23 @@ class Lake:
                 log.info("%s/%s: a file straddles %s; delta-rs rewrites the day", layer, table, guard)
                 self._write_streaming(layer, table, schema, frames, predicate, [date_column], (before, guard))
                 return
-            typed = (frame.select(list(schema)).cast(dict(schema)) for frame in frames())
-            adds = self._write_in_background(layer, table, typed, [date_column])
+            adds = self._write_in_background(layer, table, before, frames(), [date_column])
             self._commit_files(layer, table, before, [*adds, *removes], guard, [date_column])
 
         self._commit(attempt, self.table_uri(layer, table))
 
     def _write_in_background(
-        self, layer: str, table: str, frames: Iterable[pl.DataFrame], partition_by: list[str]
+        self,
+        layer: str,
+        table: str,
+        before: DeltaTable,
+        frames: Iterable[pl.DataFrame],
+        partition_by: list[str],
     ) -> list[AddAction]:
         """Write each frame's files in a second thread while the next frame is made: polars encodes
         Parquet without the GIL, so making and writing overlap. At most one frame waits to be written."""
         write = self._file_writer(layer, table)
+        schema = data_files.table_schema(before)
         adds: list[AddAction] = []
         with ThreadPoolExecutor(1, thread_name_prefix="data-files") as writer:
             pending: Future[list[AddAction]] | None = None
@@ -241,7 +247,7 @@ class Lake:
                 for frame in frames:
                     if pending is not None:
                         adds += pending.result()
-                    pending = writer.submit(data_files.write_data_files, frame, partition_by, write)
+                    pending = writer.submit(data_files.write_data_files, frame, schema, partition_by, write)
                 if pending is not None:
                     adds += pending.result()
             except BaseException:

@@ -93,6 +93,15 @@ def test_a_failure_while_making_the_rows_changes_nothing_and_leaves_no_file(lake
     assert stray_files(lake) == set()
 
 
+def test_rows_of_other_types_are_refused_and_change_nothing(lake: Lake) -> None:
+    replace(lake, H8, rows(H8, 3, "a"))
+    wrong = rows(H8, 3, "b").with_columns(pl.col("at").cast(pl.Datetime("ns", "UTC")))
+    with pytest.raises(ValueError, match=r"do not match the table's columns \(at\)"):
+        replace(lake, H8, rows(H8 + timedelta(minutes=3), 3, "c"), wrong)
+    assert_frame_equal(table(lake), rows(H8, 3, "a"))
+    assert stray_files(lake) == set()
+
+
 @pytest.mark.parametrize("other_way", ["polars files", "delta-rs rewrite"])
 def test_concurrent_writers_of_one_hour_leave_one_copy(
     lake: Lake, monkeypatch, caplog, other_way: str
