@@ -17,6 +17,7 @@ from datetime import date, datetime
 import polars as pl
 import pyarrow as pa
 from deltalake import CommitProperties, DeltaTable, Transaction
+from deltalake.exceptions import CommitFailedError
 from deltalake.transaction import AddAction, RemoveAction
 
 from mobility_lake.delta_stats import file_stats
@@ -98,6 +99,38 @@ def files_of_window(
         RemoveAction(path, True, now, size, partition)
         for path, size in files.filter(inside).select("path", "size_bytes").iter_rows()
     ]
+
+
+def commit_window(
+    before: DeltaTable,
+    reload: Callable[[], DeltaTable],
+    adds: list[AddAction],
+    guard: str,
+    window: tuple[str, datetime, datetime, dict[str, str]],
+    attempts: int,
+) -> bool:
+    """Commit `adds` in place of the files of `window` (column, start, end, partition), under `guard`.
+
+    delta-rs counts every file of the table as read by such a commit, so it fails whenever a concurrent
+    commit removed any file, e.g. another hour of the same day being replaced. Unless that commit carried
+    the same guard, the window's files are looked up again in the new version and the same new files
+    committed again. False when a writer of the same window won, or the window can no longer be replaced
+    whole: the rows must then be made again.
+    """
+    table = before
+    for _ in range(attempts):
+        removes = files_of_window(table, *window)
+        if removes is None:
+            return False
+        try:
+            commit(table, [*adds, *removes], guard, table.metadata().partition_columns)
+            return True
+        except CommitFailedError:
+            latest = reload()
+            if latest.transaction_version(guard) != table.transaction_version(guard):
+                return False
+            table = latest
+    return False
 
 
 def commit(

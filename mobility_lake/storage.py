@@ -207,9 +207,10 @@ class Lake:
 
         When every file of that day lies wholly inside or wholly outside the window, as the files written
         here do, polars writes the new files while the next frame is made, and delta-rs commits them with
-        the removal of the window's old files. Otherwise delta-rs rewrites the day's straddling files
-        (`replace_where`). Both ways commit under the window's guard, so concurrent writers of
-        one window conflict, whichever way each goes, and the loser retries.
+        the removal of the window's old files; a commit that loses to a writer of another window is
+        committed again, not made again (`data_files.commit_window`). Otherwise delta-rs rewrites the day's
+        straddling files (`replace_where`). Both ways commit under the window's guard, so concurrent
+        writers of one window conflict, whichever way each goes, and the loser makes its rows again.
         """
         guard = f"window {column} {start.isoformat()}"
         predicate = window_predicate(column, start, end, date_column)
@@ -224,7 +225,21 @@ class Lake:
                 self._write_streaming(layer, table, schema, frames, predicate, [date_column], (before, guard))
                 return
             adds = self._write_in_background(layer, table, before, frames(), [date_column])
-            self._commit_files(layer, table, before, [*adds, *removes], guard, [date_column])
+            try:
+                committed = data_files.commit_window(
+                    before,
+                    lambda: self._existing(layer, table),
+                    adds,
+                    guard,
+                    (column, start, end, partition),
+                    COMMIT_ATTEMPTS,
+                )
+            except BaseException:
+                self._remove_files(layer, table, adds)
+                raise
+            if not committed:
+                self._remove_files(layer, table, adds)
+                raise CommitFailedError(f"another writer replaced {guard} first")
 
         self._commit(attempt, self.table_uri(layer, table))
 

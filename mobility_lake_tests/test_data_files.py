@@ -146,3 +146,32 @@ def test_concurrent_writers_of_one_hour_leave_one_copy(
     assert written["day"].unique().to_list() == [date(2026, 3, 10)]
     assert stray_files(lake) == set()
     assert "lost a race with another writer" in caplog.text  # the two commits really collided
+
+
+def test_concurrent_writers_of_two_hours_of_one_day_both_commit_without_making_their_rows_again(
+    lake: Lake,
+) -> None:
+    replace(lake, H8, rows(H8, 10, "old8"))
+    replace(lake, H8 + HOUR, rows(H8 + HOUR, 10, "old9"))
+    made = threading.Barrier(2)
+    makings: list[str] = []
+
+    def write(hour: datetime, tag: str) -> None:
+        def make():
+            makings.append(tag)
+            frame = rows(hour, 10, tag)
+            made.wait(timeout=5)  # both have read the table: the second commit finds the first's removals
+            yield frame
+
+        Lake(lake.settings).replace_window_streaming(
+            "silver", "t", SCHEMA, make, "at", hour, hour + HOUR, "day"
+        )
+
+    threads = [threading.Thread(target=write, args=(H8 + i * HOUR, tag)) for i, tag in enumerate("pq")]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert_frame_equal(table(lake), pl.concat([rows(H8, 10, "p"), rows(H8 + HOUR, 10, "q")]))
+    assert sorted(makings) == ["p", "q"]
+    assert stray_files(lake) == set()
