@@ -2,8 +2,8 @@
 
 The statistics follow the Delta protocol: `numRecords`, and per top-level column its `nullCount` and, for
 columns with an order, `minValues` and `maxValues`. Timestamps are stored to the millisecond, written as
-delta-rs writes them; the minimum is rounded down and the maximum up, so that a skipped file never holds a wanted row.
-Nested columns get no statistics: readers then never skip on them, which is correct, only slower.
+delta-rs writes them; the minimum is rounded down and the maximum up, so that a skipped file never holds a
+wanted row. Nested columns get no statistics: readers then never skip on them, which is correct, only slower.
 """
 
 import json

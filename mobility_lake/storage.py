@@ -187,7 +187,11 @@ class Lake:
             data, guard = prepared
             write = self._file_writer(layer, table)
             adds = data_files.write_data_files(data, data_files.table_schema(before), partition_by, write)
-            self._commit_files(layer, table, before, adds, guard, partition_by)
+            try:
+                data_files.commit(before, adds, guard, partition_by)
+            except BaseException:
+                self._remove_files(layer, table, adds)
+                raise
 
         self._commit(attempt, self.table_uri(layer, table))
 
@@ -271,21 +275,6 @@ class Lake:
                 self._remove_files(layer, table, adds)
                 raise
         return adds
-
-    def _commit_files(
-        self,
-        layer: str,
-        table: str,
-        before: DeltaTable,
-        actions: list,
-        guard: str,
-        partition_by: list[str] | None,
-    ) -> None:
-        try:
-            data_files.commit(before, actions, guard, partition_by)
-        except BaseException:
-            self._remove_files(layer, table, [a for a in actions if isinstance(a, AddAction)])
-            raise
 
     def _remove_files(self, layer: str, table: str, adds: list[AddAction]) -> None:
         """Remove written data files no commit refers to."""

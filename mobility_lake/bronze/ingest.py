@@ -1,9 +1,9 @@
 """Ingest the landing files of one topic's arrival hours into its bronze table, each file exactly once.
 
 Files are read and committed in batches bounded in bytes, one Delta commit per batch. A batch's commit is
-guarded by its arrival hour: if another run committed files of the same hour since the ledger was read, the
-commit fails, the ledger is read again and only what is still missing is written. Re-running an hour therefore adds nothing, and a new
-file in an old hour adds exactly its rows.
+guarded by its arrival hour: if another run committed files of the same hour since the ledger was read,
+the commit fails, the ledger is read again and only what is still missing is written. Re-running an hour
+therefore adds nothing, and a new file in an old hour adds exactly its rows.
 """
 
 import logging
