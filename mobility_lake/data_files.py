@@ -2,9 +2,10 @@
 
 delta-rs's own writer encodes Parquet on one thread, slower than polars on every core (a 2M-row bronze
 file: 1.24 s against 0.73 s, statistics included). Here polars writes each file, and one delta-rs
-transaction adds them and removes the files they replace. Each commit carries a guard, a Delta application transaction named for
-the rows it writes (an arrival hour, a silver hour): delta-rs rejects a commit when a concurrent one carried
-the same guard, so two writers of the same rows conflict and the loser retries instead of duplicating.
+transaction adds them and removes the files they replace. Each commit carries a guard, a Delta application
+transaction named for the rows it writes (an arrival hour, a silver hour): delta-rs rejects a commit when a
+concurrent one carried the same guard, so two writers of the same rows conflict and the loser retries
+instead of duplicating.
 """
 
 import io
