@@ -8,7 +8,7 @@ import sys
 import time
 from datetime import UTC, datetime, timedelta
 
-from mobility_lake.runs import RunFailed
+from mobility_lake.orchestration.runs import RunFailed
 from mobility_lake.settings import SettingsError, load_settings
 
 TIME_FORMATS = ("%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%dT%H")
@@ -117,8 +117,8 @@ def cmd_materialize(args: argparse.Namespace, settings) -> int:
 
 
 def _materialize(settings, start: datetime, end: datetime) -> None:
-    from mobility_lake.definitions import BRONZE_JOB, GOLD_JOBS, SILVER_JOB, build_definitions
-    from mobility_lake.runs import ChunkResult, materialize, persistent_instance
+    from mobility_lake.orchestration.jobs import BRONZE_JOB, SILVER_JOB
+    from mobility_lake.orchestration.runs import ChunkResult, materialize, persistent_instance
 
     if start < settings.start:
         raise UsageError(
@@ -126,23 +126,24 @@ def _materialize(settings, start: datetime, end: datetime) -> None:
             f"({settings.start:%Y-%m-%dT%H:%M})"
         )
 
+    def total(chunk: ChunkResult, name: str) -> int:
+        return sum(int(f.get(name, 0)) for parts in chunk.metadata.values() for f in parts.values())
+
     def report(chunk: ChunkResult) -> None:
-        values = chunk.metadata.values()
         if chunk.job == BRONZE_JOB:
-            files = sum(int(m.get("files_added", 0)) for m in values)
-            done = f"{files} new file(s), {sum(int(m.get('rows_added', 0)) for m in values)} row(s)"
+            done = f"{total(chunk, 'files_added')} new file(s), {total(chunk, 'rows_added')} row(s)"
         elif chunk.job == SILVER_JOB:
             done = (
-                f"{sum(int(m.get('silver_rows', 0)) for m in values)} silver row(s), "
-                f"{sum(int(m.get('quarantined_rows', 0)) for m in values)} quarantined"
+                f"{total(chunk, 'silver_rows')} silver row(s), {total(chunk, 'quarantined_rows')} quarantined"
             )
         else:
             done = ", ".join(
-                f"{key.split('/')[-1]} {int(m.get('rows_written', 0))} row(s)"
-                for key, m in chunk.metadata.items()
+                f"{key.split('/')[-1]} {sum(int(f.get('rows_written', 0)) for f in parts.values())} row(s)"
+                for key, parts in chunk.metadata.items()
             )
         print(
-            f"  {chunk.job} {chunk.start:%Y-%m-%dT%H:%M} .. {chunk.end:%Y-%m-%dT%H:%M}: {done} in {chunk.seconds:.1f} s",
+            f"  {chunk.job} {chunk.start:%Y-%m-%dT%H:%M} .. {chunk.end:%Y-%m-%dT%H:%M}: {done} in "
+            f"{chunk.seconds:.1f} s (run {chunk.run_id})",
             flush=True,
         )
         for check in chunk.failed_checks:
@@ -150,8 +151,7 @@ def _materialize(settings, start: datetime, end: datetime) -> None:
 
     instance = persistent_instance()
     print(f"materializing {start:%Y-%m-%dT%H:%M} .. {end:%Y-%m-%dT%H:%M} into {settings.root}", flush=True)
-    jobs = (BRONZE_JOB, SILVER_JOB, *GOLD_JOBS.values())
-    materialize(build_definitions(settings), settings, start, end, instance, report, jobs)
+    materialize(settings, start, end, instance, report)
 
 
 def cmd_query(args: argparse.Namespace, settings) -> int:
@@ -181,15 +181,22 @@ def cmd_demo(args: argparse.Namespace, settings) -> int:
 
     began = time.monotonic()
     lake = Lake(settings)
-    start = settings.start
-    end = start + timedelta(hours=DEMO_HOURS)
-    summary = simulate(lake, start, DEMO_HOURS, vehicles=DEMO_VEHICLES, seed=7)
+    end = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
+    start = max(end - timedelta(hours=DEMO_HOURS), settings.start)
+    hours = int((end - start) / timedelta(hours=1))
+    if hours < 1:
+        raise UsageError(
+            f"mobility-lake demo: MOBILITY_LAKE_START ({settings.start_key}) leaves no complete hour before now"
+        )
+    summary = simulate(lake, start, hours, vehicles=DEMO_VEHICLES, seed=7)
     print(
-        f"simulated {DEMO_HOURS} hours of {DEMO_VEHICLES} vehicles: {summary.files} files, {summary.lines} lines"
+        f"simulated the last {hours} complete hours ({start:%Y-%m-%dT%H:%M} .. {end:%Y-%m-%dT%H:%M} UTC) of "
+        f"{DEMO_VEHICLES} vehicles: {summary.files} files, {summary.lines} lines"
     )
     _materialize(settings, start, end)
     print(lake_summary(lake))
-    print(f"demo finished in {time.monotonic() - began:.0f} s; open the UI with: {UI_HINT}")
+    print(f"demo finished in {time.monotonic() - began:.0f} s")
+    print(f"open the UI: {ui_command()}, then {UI_URL}")
     return 0
 
 
@@ -204,7 +211,16 @@ def cmd_lineage(args: argparse.Namespace, settings) -> int:
     return 0
 
 
-UI_HINT = "DAGSTER_HOME=$PWD/data/dagster_home .venv/bin/dagster dev -w workspace.yaml"
+UI_URL = "http://127.0.0.1:3000"
+
+
+def ui_command() -> str:
+    """The command that opens this instance's UI on the same lake (run from the project directory)."""
+    from mobility_lake.settings import dagster_home
+
+    return f"DAGSTER_HOME={dagster_home()} .venv/bin/dagster dev -w workspace.yaml"
+
+
 COMMANDS = {
     "simulate": cmd_simulate,
     "materialize": cmd_materialize,

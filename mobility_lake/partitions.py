@@ -16,6 +16,11 @@ RANGE_END_TAG = "dagster/asset_partition_range_end"
 # we depend on it deliberately, so its warning is silenced here, once, rather than on every load.
 warnings.filterwarnings("ignore", message="Parameter `backfill_policy`", category=dg.BetaWarning)
 SINGLE_RUN = dg.BackfillPolicy.single_run()
+# Checks carry their asset's partitions so that each hour shows its own verdict (a preview in Dagster 1.13,
+# taken deliberately for the same reason as above).
+warnings.filterwarnings(
+    "ignore", message="Specifying a partitions_def on an AssetCheckSpec", category=dg.PreviewWarning
+)
 
 
 def hourly_partitions(settings: Settings) -> dg.HourlyPartitionsDefinition:

@@ -14,6 +14,8 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_ROOT = "data/lake"
 DEFAULT_START = "2025-01-01-00:00"
 DEFAULT_LATENESS_HOURS = 72
+DEFAULT_MAX_QUARANTINE_SHARE = 0.05
+DEFAULT_QUARANTINE_MIN_ROWS = 200
 START_FORMAT = "%Y-%m-%d-%H:%M"
 AWS_VARIABLES = (
     "AWS_ENDPOINT_URL",
@@ -44,6 +46,8 @@ class Settings:
     start: datetime
     lateness_hours: int
     s3: S3Credentials | None
+    max_quarantine_share: float = DEFAULT_MAX_QUARANTINE_SHARE
+    quarantine_min_rows: int = DEFAULT_QUARANTINE_MIN_ROWS
 
     @property
     def is_s3(self) -> bool:
@@ -104,6 +108,32 @@ def parse_lateness(value: str) -> int:
     return hours
 
 
+def parse_share(value: str) -> float:
+    """The share of an hour's rows that may be quarantined: a number from 0 to 1."""
+    try:
+        share = float(value.strip())
+    except ValueError:
+        share = -1.0
+    if not 0.0 <= share <= 1.0:
+        raise SettingsError(
+            f"MOBILITY_LAKE_MAX_QUARANTINE_SHARE is '{value}': expected a number from 0 to 1, e.g. 0.05"
+        )
+    return share
+
+
+def parse_min_rows(value: str) -> int:
+    """Bronze rows an hour needs before the share rule judges it: a whole number >= 0."""
+    try:
+        rows = int(value.strip())
+    except ValueError:
+        rows = -1
+    if rows < 0:
+        raise SettingsError(
+            f"MOBILITY_LAKE_QUARANTINE_MIN_ROWS is '{value}': expected a whole number of rows >= 0, e.g. 200"
+        )
+    return rows
+
+
 def parse_bool(name: str, value: str) -> bool:
     lowered = value.strip().lower()
     if lowered in ("true", "1", "yes"):
@@ -141,7 +171,9 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
     start = parse_start(env.get("MOBILITY_LAKE_START", DEFAULT_START))
     lateness = parse_lateness(env.get("MOBILITY_LAKE_LATENESS_HOURS", str(DEFAULT_LATENESS_HOURS)))
     s3 = read_s3_credentials(env) if root.startswith("s3://") else None
-    return Settings(root=root, start=start, lateness_hours=lateness, s3=s3)
+    share = parse_share(env.get("MOBILITY_LAKE_MAX_QUARANTINE_SHARE", str(DEFAULT_MAX_QUARANTINE_SHARE)))
+    min_rows = parse_min_rows(env.get("MOBILITY_LAKE_QUARANTINE_MIN_ROWS", str(DEFAULT_QUARANTINE_MIN_ROWS)))
+    return Settings(root, start, lateness, s3, max_quarantine_share=share, quarantine_min_rows=min_rows)
 
 
 def dagster_home(env: dict[str, str] | None = None) -> Path:

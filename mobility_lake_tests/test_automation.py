@@ -6,8 +6,8 @@ from datetime import UTC, datetime, timedelta
 import dagster as dg
 
 from mobility_lake.definitions import build_definitions
-from mobility_lake.resources import QualityPolicy
-from mobility_lake.runs import run_job
+from mobility_lake.orchestration.resources import QualityPolicy
+from mobility_lake.orchestration.runs import run_job
 from mobility_lake.settings import load_settings
 from mobility_lake.simulate import DefectShares, simulate
 from mobility_lake.storage import Lake

@@ -21,7 +21,7 @@ import pytest
 
 from mobility_lake.definitions import build_definitions
 from mobility_lake.events.catalogue import TOPICS
-from mobility_lake.runs import INSTANCE_CONFIG, materialize
+from mobility_lake.orchestration.runs import INSTANCE_CONFIG, materialize
 from mobility_lake.settings import PROJECT_ROOT, load_settings
 from mobility_lake.silver.tables import SILVER_TABLES
 from mobility_lake.simulate import DefectShares, simulate

@@ -7,16 +7,16 @@ from mobility_lake.definitions import build_definitions
 from mobility_lake.settings import load_settings
 
 EXPECTED_GRAPH = {
-    "bronze/app_events": ["landing/customers_app_events"],
+    "bronze/app_events": ["landing/app_events"],
     "bronze/domain_events": ["landing/domain_events"],
     "bronze/payment_events": ["landing/payment_events"],
-    "bronze/vehicle_telemetry": ["landing/veh_events_raw"],
-    "bronze/weather": ["landing/external_weather"],
-    "landing/customers_app_events": [],
+    "bronze/vehicle_telemetry": ["landing/vehicle_telemetry"],
+    "bronze/weather": ["landing/weather"],
+    "landing/app_events": [],
     "landing/domain_events": [],
-    "landing/external_weather": [],
     "landing/payment_events": [],
-    "landing/veh_events_raw": [],
+    "landing/vehicle_telemetry": [],
+    "landing/weather": [],
     "silver/app_events": ["bronze/app_events"],
     "silver/booking_events": ["bronze/domain_events"],
     "silver/payment_events": ["bronze/payment_events"],

@@ -17,8 +17,8 @@ from mobility_lake.definitions import BRONZE_JOB, SILVER_JOB, build_definitions
 from mobility_lake.events.catalogue import TOPICS
 from mobility_lake.gold.marts import MARTS
 from mobility_lake.landing import landing_key
-from mobility_lake.resources import QualityPolicy
-from mobility_lake.runs import RunFailed, materialize, persistent_instance
+from mobility_lake.orchestration.resources import QualityPolicy
+from mobility_lake.orchestration.runs import RunFailed, materialize, persistent_instance
 from mobility_lake.settings import load_settings
 from mobility_lake.silver.tables import SILVER_TABLES
 from mobility_lake.simulate import DefectShares, simulate

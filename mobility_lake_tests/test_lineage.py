@@ -53,7 +53,7 @@ def upstream(asset: str, column: str) -> set[tuple[str, str]]:
         ("silver/payment_events", "amount_eur", {("bronze/payment_events", "data")}),
         ("silver/booking_events", "event_time", {("bronze/domain_events", "time")}),
         ("bronze/domain_events", "event_hour", {("landing/domain_events", "time")}),
-        ("bronze/vehicle_telemetry", "data_struct", {("landing/veh_events_raw", "data")}),
+        ("bronze/vehicle_telemetry", "data_struct", {("landing/vehicle_telemetry", "data")}),
     ],
 )
 def test_lineage_holds_what_the_contract_implies(asset, column, expected):

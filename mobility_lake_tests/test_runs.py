@@ -5,7 +5,7 @@ from datetime import UTC, datetime, timedelta
 import dagster as dg
 
 from mobility_lake.definitions import build_definitions
-from mobility_lake.runs import materialize
+from mobility_lake.orchestration.runs import materialize
 from mobility_lake.settings import load_settings
 from mobility_lake.simulate import DefectShares, simulate
 from mobility_lake.storage import Lake

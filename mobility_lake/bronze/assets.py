@@ -4,19 +4,24 @@ Each asset lists its topic's hour folders and hands them to the ingest core. A r
 (`BackfillPolicy.single_run()`), since every run pays process start-up.
 """
 
+from collections.abc import Iterator
+
 import dagster as dg
 
-from mobility_lake.bronze.ingest import bronze_schema, ingest_hours
+from mobility_lake.bronze.ingest import IngestReport, bronze_schema, ingest_by_hour
+from mobility_lake.bronze.meanings import BRONZE_MEANINGS
 from mobility_lake.bronze.new_rows import NEW_ROWS_METADATA, encode_new_rows
 from mobility_lake.columns import table_schema
 from mobility_lake.events.catalogue import TOPICS, Topic
 from mobility_lake.lineage import column_lineage_metadata, landing_schema
-from mobility_lake.partitions import SINGLE_RUN, hours_in
-from mobility_lake.resources import LakeResource
+from mobility_lake.orchestration.reports import PartitionReport, report_partitions
+from mobility_lake.orchestration.resources import LakeResource
+from mobility_lake.orchestration.retries import retry_transient
+from mobility_lake.partitions import SINGLE_RUN, hour_key, hours_in
 
 
 def landing_key(topic: Topic) -> dg.AssetKey:
-    return dg.AssetKey(["landing", topic.name.replace(".", "_")])
+    return dg.AssetKey(["landing", topic.bronze_table])
 
 
 def bronze_key(topic: Topic) -> dg.AssetKey:
@@ -28,10 +33,13 @@ def landing_specs() -> list[dg.AssetSpec]:
     return [
         dg.AssetSpec(
             landing_key(topic),
-            description=f"Files the Kafka sink writes for topic `{topic.name}` into hourly arrival folders.",
+            description=(
+                f"Files the Kafka sink writes for topic `{topic.name}` into hourly arrival folders under "
+                f"landing/{topic.name}/; bronze/{topic.bronze_table} archives them."
+            ),
             group_name="landing",
             kinds={"kafka"},
-            metadata={"dagster/column_schema": landing_schema()},
+            metadata={"topic": topic.name, "dagster/column_schema": landing_schema(landing_key(topic))},
         )
         for topic in TOPICS
     ]
@@ -46,7 +54,9 @@ def bronze_asset(topic: Topic, partitions_def: dg.PartitionsDefinition) -> dg.As
         group_name="bronze",
         kinds={"delta", "polars"},
         metadata={
-            "dagster/column_schema": table_schema(dict(bronze_schema(topic.bronze_table))),
+            "dagster/column_schema": table_schema(
+                bronze_key(topic), bronze_schema(topic.bronze_table), BRONZE_MEANINGS
+            ),
             **column_lineage_metadata(bronze_key(topic)),
         },
         description=(
@@ -54,25 +64,32 @@ def bronze_asset(topic: Topic, partitions_def: dg.PartitionsDefinition) -> dg.As
             "number and ingestion time. Partitioned by arrival hour; each file is ingested exactly once."
         ),
     )
-    def _bronze(context: dg.AssetExecutionContext, lake: LakeResource) -> dg.MaterializeResult:
+    def _bronze(context: dg.AssetExecutionContext, lake: LakeResource) -> Iterator[dg.MaterializeResult]:
         window = context.partition_time_window
-        hours = hours_in(window.start, window.end)
-        report = ingest_hours(lake.lake(), topic.bronze_table, hours)
-        context.log.info(
-            f"{topic.bronze_table}: {len(hours)} hour(s), {report.files_added} file(s) added, "
-            f"{report.files_already_ingested} already ingested, {report.rows_added} row(s)"
-        )
-        return dg.MaterializeResult(
-            metadata={
-                "files_added": report.files_added,
-                "files_already_ingested": report.files_already_ingested,
-                "rows_added": report.rows_added,
-                "error_rows_by_reason": dict(sorted(report.errors.items())),
-                NEW_ROWS_METADATA: encode_new_rows(report.event_hours),
-            }
-        )
+        with retry_transient(context):
+            by_hour = ingest_by_hour(lake.lake(), topic.bronze_table, hours_in(window.start, window.end))
+        reports = []
+        for hour, report in by_hour.items():
+            context.log.info(
+                f"{topic.bronze_table} {hour_key(hour)}: {report.files_added} file(s) added, "
+                f"{report.files_already_ingested} already ingested, {report.rows_added} row(s)"
+            )
+            reports.append(PartitionReport(hour_key(hour), _hour_metadata(report)))
+        yield from report_partitions(context, reports)
 
     return _bronze
+
+
+def _hour_metadata(report: IngestReport) -> dict[str, object]:
+    """What one arrival hour's run added: counts and reason codes; and, for the late-data sensor, its new
+    rows per event hour."""
+    return {
+        "files_added": report.files_added,
+        "files_already_ingested": report.files_already_ingested,
+        "rows_added": report.rows_added,
+        "error_rows_by_reason": dict(sorted(report.errors.items())),
+        NEW_ROWS_METADATA: encode_new_rows(report.event_hours),
+    }
 
 
 def bronze_assets(partitions_def: dg.PartitionsDefinition) -> list[dg.AssetsDefinition]:

@@ -71,12 +71,17 @@ def bronze_schema(table: str) -> pl.Schema:
     return pl.Schema({**BRONZE_COLUMNS, **({"data_struct": struct} if struct else {}), **ORIGIN_COLUMNS})
 
 
-def ingest_hours(lake: Lake, table: str, hours: list[datetime]) -> IngestReport:
-    """Ingest every not-yet-ingested file of the given arrival hours; returns what was added."""
+def ingest_by_hour(lake: Lake, table: str, hours: list[datetime]) -> dict[datetime, IngestReport]:
+    """Ingest every not-yet-ingested file of the given arrival hours; returns what each hour added."""
     lake.ensure_table("bronze", table, bronze_schema(table), partition_by=PARTITION_BY)
+    return {hour: _ingest_hour(lake, table, hour) for hour in hours}
+
+
+def ingest_hours(lake: Lake, table: str, hours: list[datetime]) -> IngestReport:
+    """`ingest_by_hour`, with what the hours added summed."""
     report = IngestReport()
-    for hour in hours:
-        report.merge(_ingest_hour(lake, table, hour))
+    for hour_report in ingest_by_hour(lake, table, hours).values():
+        report.merge(hour_report)
     return report
 
 

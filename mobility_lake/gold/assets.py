@@ -1,18 +1,22 @@
 """Dagster adapters of gold: one asset per mart, on its cadence, automated, with its Pandera schema as a
 blocking check computed over the rows as written (read back)."""
 
+from collections.abc import Iterator
 from datetime import datetime, timedelta
 
 import dagster as dg
 import pandera.errors as pa_errors
 import polars as pl
 
-from mobility_lake.automation import gold_condition
 from mobility_lake.columns import table_schema
 from mobility_lake.gold.marts import MARTS, Mart
 from mobility_lake.lineage import column_lineage_metadata
-from mobility_lake.partitions import SINGLE_RUN
-from mobility_lake.resources import LakeResource
+from mobility_lake.orchestration.automation import gold_condition
+from mobility_lake.orchestration.reports import PartitionReport, report_partitions
+from mobility_lake.orchestration.resources import LakeResource
+from mobility_lake.orchestration.retries import retry_transient
+from mobility_lake.partitions import SINGLE_RUN, hour_key, hours_in
+from mobility_lake.silver.quality import CheckOutcome
 from mobility_lake.storage import Lake
 
 CHECK_SCHEMA = "gold_schema"
@@ -55,9 +59,7 @@ def _rows_expr(mart: Mart, start: datetime) -> pl.Expr:
     return expr & (pl.col("hour") == start.hour) if mart.cadence == "hourly" else expr
 
 
-def gold_asset(
-    mart: Mart, partitions_def: dg.TimeWindowPartitionsDefinition, lateness: timedelta
-) -> dg.AssetsDefinition:
+def gold_asset(mart: Mart, partitions_def: dg.TimeWindowPartitionsDefinition) -> dg.AssetsDefinition:
     key = gold_key(mart.name)
 
     @dg.asset(
@@ -67,7 +69,7 @@ def gold_asset(
         backfill_policy=SINGLE_RUN,
         group_name="gold",
         kinds={"delta", "polars", "pandera"},
-        automation_condition=gold_condition(lateness + mart.step),
+        automation_condition=gold_condition(mart.cadence),
         freshness_policy=FRESHNESS[mart.cadence],
         check_specs=[
             dg.AssetCheckSpec(
@@ -75,40 +77,60 @@ def gold_asset(
                 asset=key,
                 blocking=True,
                 description="Rows as written match the mart's Pandera schema: unique key, types, ranges.",
+                partitions_def=partitions_def,
             )
         ],
         metadata={
-            "dagster/column_schema": table_schema(mart.module.COLUMNS, mart.module.DOCS),
+            "dagster/column_schema": table_schema(key, mart.module.COLUMNS, mart.module.DOCS),
             **column_lineage_metadata(key),
         },
         description=(mart.module.__doc__ or "").strip().split("\n\n")[0],
     )
-    def _gold(context: dg.AssetExecutionContext, lake: LakeResource) -> dg.MaterializeResult:
-        window = context.partition_time_window
+    def _gold(
+        context: dg.AssetExecutionContext, lake: LakeResource
+    ) -> Iterator[dg.MaterializeResult | dg.AssetCheckEvaluation]:
         handle = lake.lake()
-        rows, failures, start = 0, {}, window.start
-        while start < window.end:
-            written, problems = write_partition(handle, mart, start)
-            rows += written
-            for rule, count in problems.items():
-                failures[rule] = failures.get(rule, 0) + count
-            start += mart.step
-        context.log.info(f"{mart.name}: {rows} row(s) written for {window.start} .. {window.end}")
-        return dg.MaterializeResult(
-            metadata={"rows_written": rows},
-            check_results=[
-                dg.AssetCheckResult(
-                    check_name=CHECK_SCHEMA,
-                    passed=not failures,
-                    metadata={"rows_checked": rows, "failing_rows_by_rule": dict(sorted(failures.items()))},
+        present = _silver_hours_present(context.instance, mart) if mart.cadence != "hourly" else None
+        reports = []
+        with retry_transient(context):
+            for partition in context.partition_keys:
+                start = partitions_def.time_window_for_partition_key(partition).start
+                rows, failures = write_partition(handle, mart, start)
+                context.log.info(f"{mart.name} {partition}: {rows} row(s) written")
+                metadata: dict[str, object] = {"rows_written": rows}
+                if present is not None:
+                    metadata |= completeness(present, start, start + mart.step)
+                check = CheckOutcome(
+                    CHECK_SCHEMA,
+                    not failures,
+                    {"rows_checked": rows, "failing_rows_by_rule": dict(sorted(failures.items()))},
                 )
-            ],
-        )
+                reports.append(PartitionReport(partition, metadata, [check]))
+        yield from report_partitions(context, reports)
 
     return _gold
 
 
-def gold_assets(
-    partitions: dict[str, dg.TimeWindowPartitionsDefinition], lateness: timedelta
-) -> list[dg.AssetsDefinition]:
-    return [gold_asset(mart, partitions[mart.cadence], lateness) for mart in MARTS]
+def _silver_hours_present(instance: dg.DagsterInstance, mart: Mart) -> set[str]:
+    """The hours in which every silver table the mart reads has been materialized."""
+    present: set[str] | None = None
+    for table in mart.reads:
+        keys = instance.get_materialized_partitions(dg.AssetKey(["silver", table]))
+        present = keys if present is None else present & keys
+    return present or set()
+
+
+def completeness(present: set[str], start: datetime, end: datetime) -> dict[str, object]:
+    """How many of a day's or week's hours the partition was built from: a partial one says so."""
+    expected = [hour_key(h) for h in hours_in(start, end)]
+    found = sum(1 for key in expected if key in present)
+    state = "complete" if found == len(expected) else "partial"
+    return {
+        "silver_hours_present": found,
+        "silver_hours_expected": len(expected),
+        "completeness": f"{state}: built from {found} of {len(expected)} silver hours",
+    }
+
+
+def gold_assets(partitions: dict[str, dg.TimeWindowPartitionsDefinition]) -> list[dg.AssetsDefinition]:
+    return [gold_asset(mart, partitions[mart.cadence]) for mart in MARTS]

@@ -231,3 +231,22 @@ def demand_by_zone_hour(
         .sort(KEY)
         .collect()
     )
+
+
+def hours_fed_by(bookings: pl.LazyFrame, hour: datetime) -> set[datetime]:
+    """The demand hours whose rows the booking events of `hour` feed: the hour itself, the same hour of the
+    next 27 days (trailing averages), the start hours of the trips its `booking.completed` events complete,
+    and the start hours of the trips its `booking.created` events give a pick-up zone to.
+
+    `bookings` must cover [hour, hour + 1 h + TRIP_LOOKAHEAD): a trip is reported completed within
+    TRIP_LOOKAHEAD of its start (the same bound `demand_by_zone_hour` reads with)."""
+    check_hour_window(hour, hour)
+    in_hour = _in("event_time", hour, hour + timedelta(hours=1))
+    created_here = bookings.filter(in_hour, pl.col("event_type") == CREATED).select("booking_id")
+    trips = bookings.filter(
+        pl.col("event_type") == COMPLETED,
+        in_hour | pl.col("booking_id").is_in(created_here.collect()["booking_id"].implode()),
+    )
+    starts = trips.select(pl.col("started_at").dt.truncate("1h").unique()).collect()["started_at"]
+    trailing = {hour + timedelta(days=day) for day in range(LONG_DAYS)}
+    return trailing | {s for s in starts.to_list() if s is not None}

@@ -1,11 +1,23 @@
 """Column lineage: each column of each table traced to the columns it comes from, down to the landing
-topics. `model.py` holds it as data, `metadata.py` hands it to Dagster, `chain.py` prints it, and `probe.py`
-derives the silver and gold part from the code (`python -m mobility_lake.lineage` rewrites `columns.json`).
+topics. `model.py` holds it as data, `metadata.py` hands it to Dagster (also in each column's description),
+`chain.py` prints it, and `probe.py` derives the silver and gold part from the code
+(`python -m mobility_lake.lineage` rewrites `columns.json`).
 """
 
-from mobility_lake.lineage.metadata import column_lineage, column_lineage_metadata, landing_schema
+from mobility_lake.lineage.metadata import (
+    column_descriptions,
+    column_lineage,
+    column_lineage_metadata,
+    landing_schema,
+)
 
-__all__ = ["column_lineage", "column_lineage_metadata", "landing_schema", "lineage_chain"]
+__all__ = [
+    "column_descriptions",
+    "column_lineage",
+    "column_lineage_metadata",
+    "landing_schema",
+    "lineage_chain",
+]
 
 
 def lineage_chain(table: str, column: str | None = None) -> list[str]:

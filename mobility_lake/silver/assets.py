@@ -1,8 +1,11 @@
 """Dagster adapters of silver: one hourly asset per silver table, partitioned by event time, with its checks.
 
-Checks are declared on the asset and computed in the same step from what was written; all are blocking,
-so a failure stops downstream in the run, and gold's automation requires them passed across runs.
+Checks are declared on the asset with its hourly partitions and computed in the same step from what was
+written, hour by hour: each hour of a range run shows its own figures and its own verdicts. All checks are
+blocking, so a failure stops downstream in the run, and gold's automation requires them passed across runs.
 """
+
+from collections.abc import Iterator
 
 import dagster as dg
 
@@ -10,18 +13,24 @@ from mobility_lake.bronze.assets import bronze_key
 from mobility_lake.columns import table_schema
 from mobility_lake.events.catalogue import TOPICS_BY_TABLE
 from mobility_lake.lineage import column_lineage_metadata
+from mobility_lake.orchestration.reports import PartitionReport, report_partitions
+from mobility_lake.orchestration.resources import LakeResource, QualityPolicy
+from mobility_lake.orchestration.retries import retry_transient
 from mobility_lake.partitions import SINGLE_RUN, hour_key, hours_in
-from mobility_lake.resources import LakeResource, QualityPolicy
 from mobility_lake.silver import quality
-from mobility_lake.silver.pipeline import HourFigures, materialize_hour, reference_data
+from mobility_lake.silver.meanings import silver_meanings
+from mobility_lake.silver.pipeline import materialize_hour, reference_data
 from mobility_lake.silver.tables import SILVER_TABLES, SilverTable
 from mobility_lake.silver.transforms import silver_columns
 
 CHECK_DESCRIPTIONS = {
     quality.CHECK_SCHEMA: "Rows written match the table's Pandera schema (types, ranges, enumerations, id formats).",
-    quality.CHECK_UNIQUE: "No (event_source, event_id) appears twice.",
-    quality.CHECK_CONSERVATION: "Per hour: bronze rows = silver rows + quarantined rows + duplicates removed.",
-    quality.CHECK_QUARANTINE_SHARE: "The quarantined share of bronze rows stays under max_quarantine_share.",
+    quality.CHECK_UNIQUE: "No (event_source, event_id) appears twice in the hour.",
+    quality.CHECK_CONSERVATION: "The hour's bronze rows = silver rows + quarantined rows + duplicates removed.",
+    quality.CHECK_QUARANTINE_SHARE: (
+        "The hour's quarantined share of bronze rows stays under MOBILITY_LAKE_MAX_QUARANTINE_SHARE; an hour "
+        "of fewer than MOBILITY_LAKE_QUARANTINE_MIN_ROWS bronze rows is not judged."
+    ),
 }
 
 
@@ -43,50 +52,40 @@ def silver_asset(
         group_name="silver",
         kinds={"delta", "polars", "pandera"},
         metadata={
-            "dagster/column_schema": table_schema(silver_columns(table)),
+            "dagster/column_schema": table_schema(key, silver_columns(table), silver_meanings(table)),
             **column_lineage_metadata(key),
         },
         check_specs=[
-            dg.AssetCheckSpec(name, asset=key, blocking=True, description=text)
+            dg.AssetCheckSpec(name, asset=key, blocking=True, description=text, partitions_def=partitions_def)
             for name, text in CHECK_DESCRIPTIONS.items()
         ],
         description=(
-            f"Typed, validated events of `{table.bronze_table}` ({', '.join(table.event_types)}), one row per "
-            "(source, id), in the hour of their event time; rejected rows in quarantine/" + table.name + "."
+            f"Typed, validated events of bronze/{table.bronze_table} (topic "
+            f"{TOPICS_BY_TABLE[table.bronze_table].name}: {', '.join(table.event_types)}), one "
+            "row per (source, id), in the hour of their event time; rejected rows in quarantine/"
+            + table.name
+            + "."
         ),
     )
     def _silver(
         context: dg.AssetExecutionContext, lake: LakeResource, quality_policy: QualityPolicy
-    ) -> dg.MaterializeResult:
+    ) -> Iterator[dg.MaterializeResult | dg.AssetCheckEvaluation]:
         window = context.partition_time_window
         handle = lake.lake()
         reference = reference_data()
-        figures: list[HourFigures] = []
-        for hour in hours_in(window.start, window.end):
-            hour_figures = materialize_hour(handle, table, hour, first_hour, reference)
-            figures.append(hour_figures)
-            context.log.info(
-                f"{table.name} {hour_key(hour)}: {hour_figures.bronze_rows} bronze rows -> {hour_figures.silver_rows} "
-                f"silver, {hour_figures.quarantine_rows} quarantined, {hour_figures.duplicates} duplicates"
-            )
-        outcomes = [
-            quality.schema_check(figures),
-            quality.unique_check(figures),
-            quality.conservation_check(figures),
-            quality.quarantine_share_check(figures, quality_policy.max_quarantine_share),
-        ]
-        conservation = outcomes[2].metadata
-        return dg.MaterializeResult(
-            metadata={
-                "bronze_rows": conservation["bronze_rows"],
-                "silver_rows": conservation["silver_rows"],
-                "quarantined_rows": conservation["quarantined_rows"],
-                "duplicates_removed": conservation["duplicates_removed"],
-            },
-            check_results=[
-                dg.AssetCheckResult(check_name=o.name, passed=o.passed, metadata=o.metadata) for o in outcomes
-            ],
-        )
+        reports = []
+        with retry_transient(context):
+            for hour in hours_in(window.start, window.end):
+                figures = materialize_hour(handle, table, hour, first_hour, reference)
+                context.log.info(
+                    f"{table.name} {hour_key(hour)}: {figures.bronze_rows} bronze rows -> {figures.silver_rows} "
+                    f"silver, {figures.quarantine_rows} quarantined, {figures.duplicates} duplicates"
+                )
+                checks = quality.hour_checks(
+                    figures, quality_policy.max_quarantine_share, quality_policy.quarantine_min_rows
+                )
+                reports.append(PartitionReport(hour_key(hour), quality.hour_counts(figures), checks))
+        yield from report_partitions(context, reports)
 
     return _silver
 

@@ -33,6 +33,15 @@ class LakeResource(dg.ConfigurableResource):
 
 
 class QualityPolicy(dg.ConfigurableResource):
-    """Thresholds of the data-quality checks, set per deployment (in the UI's launchpad or definitions)."""
+    """Thresholds of the data-quality checks, from MOBILITY_LAKE_MAX_QUARANTINE_SHARE and
+    MOBILITY_LAKE_QUARANTINE_MIN_ROWS; shown in the UI's launchpad, where one run may override them."""
 
-    max_quarantine_share: float = 0.05
+    max_quarantine_share: float
+    quarantine_min_rows: int
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> "QualityPolicy":
+        return cls(
+            max_quarantine_share=settings.max_quarantine_share,
+            quarantine_min_rows=settings.quarantine_min_rows,
+        )

@@ -1,0 +1,36 @@
+"""The code location's jobs by name, and the partitions each runs over.
+
+Kept apart from the definitions so that `mobility-lake materialize` can plan its runs without loading the
+assets (the runs load them, in their own processes).
+"""
+
+import dagster as dg
+
+from mobility_lake.partitions import (
+    daily_partitions,
+    gold_hourly_partitions,
+    hourly_partitions,
+    weekly_partitions,
+)
+from mobility_lake.settings import Settings
+
+BRONZE_JOB = "bronze_hourly"
+SILVER_JOB = "silver_hourly"
+GOLD_JOBS = {"hourly": "gold_hourly", "daily": "gold_daily", "weekly": "gold_weekly"}
+ALL_JOBS = (BRONZE_JOB, SILVER_JOB, *GOLD_JOBS.values())
+
+
+def gold_partitions(settings: Settings) -> dict[str, dg.TimeWindowPartitionsDefinition]:
+    """The partitions of gold marts, by cadence."""
+    return {
+        "hourly": gold_hourly_partitions(settings),
+        "daily": daily_partitions(settings),
+        "weekly": weekly_partitions(settings),
+    }
+
+
+def job_partitions(settings: Settings) -> dict[str, dg.TimeWindowPartitionsDefinition]:
+    """The partitions each job runs over."""
+    hourly = hourly_partitions(settings)
+    gold = gold_partitions(settings)
+    return {BRONZE_JOB: hourly, SILVER_JOB: hourly, **{job: gold[c] for c, job in GOLD_JOBS.items()}}

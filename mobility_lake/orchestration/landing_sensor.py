@@ -1,0 +1,158 @@
+"""`landing_sensor`: bronze runs for exactly the landing files that are not in bronze yet.
+
+A Kafka sink writes each file into the folder of the hour it arrives in, so only the current arrival hour,
+and the one before for files flushed at the turn of the hour, can still receive files. Each tick lists just
+those folders (and every hour since the last tick, after a pause), so its cost does not grow with the age
+of the lake. A file counts as done once the bronze ledger holds it, whoever ingested it (this sensor, the
+CLI, a backfill); until then its hour is pending work, requested again if its run fails. On its first tick
+the sensor looks back over MOBILITY_LAKE_LATENESS_HOURS; older files are ingested by a backfill or
+`mobility-lake materialize`.
+"""
+
+import json
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+
+import dagster as dg
+
+from mobility_lake.bronze.assets import bronze_key
+from mobility_lake.bronze.ingest import landed_files
+from mobility_lake.bronze.ledger import ingested_files
+from mobility_lake.events.catalogue import TOPICS
+from mobility_lake.orchestration.requests import (
+    Pending,
+    Work,
+    decode_pending,
+    encode_pending,
+    in_flight,
+    request_due,
+)
+from mobility_lake.orchestration.resources import LakeResource
+from mobility_lake.partitions import HOUR, hour_key, hours_in, parse_hour_key
+from mobility_lake.storage import Lake
+
+Clock = Callable[[], datetime]
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass
+class LandingCursor:
+    """The last hour listed, the files of the open hours known to be in bronze, and the pending work."""
+
+    listed_to: datetime | None = None
+    ingested: dict[str, dict[datetime, set[str]]] = field(default_factory=dict)
+    pending: dict[Work, Pending] = field(default_factory=dict)
+
+    def serialize(self) -> str:
+        return json.dumps(
+            {
+                "listed_to": hour_key(self.listed_to) if self.listed_to else None,
+                "ingested": {
+                    table: {hour_key(h): sorted(names) for h, names in sorted(hours.items()) if names}
+                    for table, hours in sorted(self.ingested.items())
+                },
+                "pending": encode_pending(self.pending),
+            }
+        )
+
+    @classmethod
+    def parse(cls, text: str | None) -> "LandingCursor":
+        if not text:
+            return cls()
+        state = json.loads(text)
+        return cls(
+            listed_to=parse_hour_key(state["listed_to"]) if state.get("listed_to") else None,
+            ingested={
+                table: {parse_hour_key(h): set(names) for h, names in hours.items()}
+                for table, hours in state.get("ingested", {}).items()
+            },
+            pending=decode_pending(state.get("pending", {})),
+        )
+
+
+def hours_to_list(
+    cursor: LandingCursor, now: datetime, first_look: timedelta, first_hour: datetime
+) -> list[datetime]:
+    """The arrival hours that can still receive files, the current one and the one before, and every hour
+    since the last tick's (or `first_look` back, on a first tick)."""
+    current = now.replace(minute=0, second=0, microsecond=0)
+    start = min(cursor.listed_to, current - HOUR) if cursor.listed_to else current - first_look
+    return hours_in(max(start, first_hour), current + HOUR)
+
+
+def landing_tick(
+    lake: Lake,
+    instance: dg.DagsterInstance,
+    cursor: LandingCursor,
+    now: datetime,
+    first_look: timedelta,
+    first_hour: datetime,
+    keys_by_job: Mapping[str, list[dg.AssetKey]],
+) -> tuple[list[dg.RunRequest], LandingCursor, dict[str, int]]:
+    """One evaluation: what to request, the next cursor, and counts for the log."""
+    window = hours_to_list(cursor, now, first_look, first_hour)
+    busy = in_flight(instance, keys_by_job)
+    pending = dict(cursor.pending)
+    ingested: dict[str, dict[datetime, set[str]]] = {}
+    counts = {"folders": 0, "files": 0, "new": 0}
+    for topic in TOPICS:
+        table = topic.bronze_table
+        known_hours = cursor.ingested.get(table, {})
+        hours = sorted(set(window) | {h for t, h in pending if t == table})
+        for hour in hours:
+            listed = {f.key for f, _ in landed_files(lake, table, hour)}
+            counts["folders"] += 1
+            counts["files"] += len(listed)
+            known = set(known_hours.get(hour, set())) & listed
+            unknown = listed - known
+            if unknown and (bronze_key(topic), hour) not in busy:
+                known |= ingested_files(lake, table, [hour], sorted(unknown))
+                unknown = listed - known
+                counts["new"] += len(unknown)
+            if unknown:
+                pending.setdefault((table, hour), Pending(now.timestamp()))
+            else:
+                pending.pop((table, hour), None)
+            if hour in window:
+                ingested.setdefault(table, {})[hour] = known
+    requests = request_due("bronze", pending, busy, now.timestamp())
+    return requests, LandingCursor(window[-1] if window else cursor.listed_to, ingested, pending), counts
+
+
+def landing_sensor(
+    partitions_def: dg.TimeWindowPartitionsDefinition,
+    lateness_hours: int,
+    keys_by_job: Mapping[str, list[dg.AssetKey]],
+    clock: Clock = utc_now,
+) -> dg.SensorDefinition:
+    @dg.sensor(
+        name="landing_sensor",
+        minimum_interval_seconds=30,
+        default_status=dg.DefaultSensorStatus.RUNNING,
+        asset_selection=dg.AssetSelection.groups("bronze"),
+        description=(
+            "Requests bronze runs for the landing files of the open arrival hours that bronze does not hold "
+            "yet; requests them again, with backoff, when a run fails."
+        ),
+    )
+    def _sensor(context: dg.SensorEvaluationContext, lake: LakeResource) -> dg.SensorResult:
+        requests, cursor, counts = landing_tick(
+            lake.lake(),
+            context.instance,
+            LandingCursor.parse(context.cursor),
+            clock(),
+            timedelta(hours=lateness_hours),
+            partitions_def.start,
+            keys_by_job,
+        )
+        context.log.info(
+            f"{counts['files']} landing files in {counts['folders']} hour folder(s), {counts['new']} not in "
+            f"bronze, {len(cursor.pending)} hour(s) pending, {len(requests)} run(s) requested"
+        )
+        return dg.SensorResult(run_requests=requests, cursor=cursor.serialize())
+
+    return _sensor
