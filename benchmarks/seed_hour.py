@@ -35,7 +35,7 @@ PROJECT = BENCHMARKS.parent
 HOUR = datetime(2026, 3, 10, 8, tzinfo=UTC)
 ENGINES = ("floor", "project", "duckdb", "spark", "pandas")
 SAMPLE_SECONDS = 0.1
-STAGE_LINE = re.compile(r"^  (\w+) \S+ \.\. \S+: .* in ([\d.]+) s$")
+STAGE_LINE = re.compile(r"^  (\w+) \S+ \.\. \S+: .* in ([\d.]+) s \(run \S+\)$")
 
 
 def measure(command: list[str], env: dict[str, str] | None = None) -> tuple[float, float, str, list[float]]:

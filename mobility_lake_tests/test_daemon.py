@@ -1,6 +1,11 @@
-"""The lake keeps itself up to date: `dagster dev` (webserver and daemon) on 127.0.0.1 with a temporary
-DAGSTER_HOME; landing files are dropped; bronze, silver and gold materialize with no manual step, as the
-GraphQL API reports them."""
+"""The UI tells the truth and history catches up by itself: `dagster dev` (webserver and daemon) on 127.0.0.1,
+checked through the GraphQL API the UI reads.
+
+One lake, as a user meets it: the CLI builds three hours, then `dagster dev` starts on it. The UI shows each
+hour's own figures and verdicts and lists the CLI's runs under their jobs; the sensors request nothing for
+work already done; a backfill of hours older than a week leaves no gold partition unsynced; a run failing
+on a broken table is requested again and succeeds once the fault is gone.
+"""
 
 import json
 import os
@@ -11,33 +16,27 @@ import subprocess
 import sys
 import time
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-import dagster as dg
 import polars as pl
 import pytest
 
-from mobility_lake.definitions import build_definitions
-from mobility_lake.events.catalogue import TOPICS
-from mobility_lake.orchestration.runs import INSTANCE_CONFIG, materialize
+from mobility_lake.landing import landing_key
+from mobility_lake.orchestration.requests import ATTEMPT_TAG
+from mobility_lake.orchestration.runs import INSTANCE_CONFIG, materialize, persistent_instance
+from mobility_lake.partitions import hour_key
 from mobility_lake.settings import PROJECT_ROOT, load_settings
-from mobility_lake.silver.tables import SILVER_TABLES
 from mobility_lake.simulate import DefectShares, simulate
 from mobility_lake.storage import Lake
 
-# The two last complete hours: gold's automation looks back over the lateness window from now.
-START = datetime.now(UTC).replace(minute=0, second=0, microsecond=0) - timedelta(hours=2)
-HOURS = 2
+NOW = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
+RECENT = NOW - timedelta(hours=3)  # the demo's hours: the last three complete ones
+OLD = NOW - timedelta(days=9)  # older than a week, and than the lateness window
+HOUR = timedelta(hours=1)
 TIMEOUT = 600  # per wait: a busy 2-core CI machine starts each run process slowly
-QUERY = """
-query ($path: [String!]!) {
-  assetOrError(assetKey: {path: $path}) {
-    __typename
-    ... on Asset { assetMaterializations(limit: 200) { partition runId } }
-  }
-}"""
+LOCATION = "mobility_lake.definitions"
 
 
 def free_port() -> int:
@@ -46,166 +45,262 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def graphql(port: int, query: str, variables: dict) -> dict:
-    request = urllib.request.Request(
-        f"http://127.0.0.1:{port}/graphql",
-        data=json.dumps({"query": query, "variables": variables}).encode(),
-        headers={"Content-Type": "application/json"},
-    )
-    with urllib.request.urlopen(request, timeout=30) as response:
-        return json.loads(response.read())["data"]
+class UI:
+    """The GraphQL API of a running `dagster dev`."""
 
+    def __init__(self, port: int, log: Path):
+        self.port, self.log = port, log
 
-def materialized_partitions(port: int, path: list[str]) -> set[str]:
-    found = graphql(port, QUERY, {"path": path})["assetOrError"]
-    if found["__typename"] != "Asset":
-        return set()
-    return {m["partition"] for m in found["assetMaterializations"]}
+    def query(self, text: str, **variables) -> dict:
+        request = urllib.request.Request(
+            f"http://127.0.0.1:{self.port}/graphql",
+            data=json.dumps({"query": text, "variables": variables}).encode(),
+            headers={"Content-Type": "application/json"},
+        )
+        with urllib.request.urlopen(request, timeout=60) as response:
+            body = json.loads(response.read())
+        assert "errors" not in body, body["errors"]
+        return body["data"]
+
+    def wait_for(self, condition: Callable[[], bool], what: str) -> None:
+        deadline = time.monotonic() + TIMEOUT
+        while time.monotonic() < deadline:
+            try:
+                if condition():
+                    return
+            except OSError:
+                pass  # the webserver is still starting
+            time.sleep(3)
+        raise AssertionError(
+            f"{what} did not happen within {TIMEOUT} s; dagster dev log ends:\n{self.log.read_text()[-3000:]}"
+        )
+
+    def runs(self) -> list[dict]:
+        found = self.query(
+            """{ runsOrError(limit: 500) { ... on Runs { results {
+                 runId status jobName tags { key value } repositoryOrigin { repositoryLocationName } } } } }"""
+        )
+        return found["runsOrError"]["results"]
+
+    def materializations(self, path: list[str], partitions: list[str]) -> dict[str, dict[str, object]]:
+        """The latest materialization's metadata of each partition."""
+        found = self.query(
+            """query ($path: [String!]!, $partitions: [String!]) { assetOrError(assetKey: {path: $path}) {
+                 ... on Asset { assetMaterializations(partitions: $partitions) { partition metadataEntries {
+                   label ... on IntMetadataEntry { intValue } ... on TextMetadataEntry { text } } } } } }""",
+            path=path,
+            partitions=partitions,
+        )["assetOrError"]
+        latest: dict[str, dict[str, object]] = {}
+        for event in found.get("assetMaterializations", []):  # newest first
+            values = {e["label"]: e.get("intValue", e.get("text")) for e in event["metadataEntries"]}
+            latest.setdefault(event["partition"], values)
+        return latest
+
+    def check_statuses(self, path: list[str], check: str) -> dict[str, str]:
+        """The latest execution status of a check, per partition."""
+        found = self.query(
+            """query ($path: [String!]!, $check: String!) {
+                 assetCheckExecutions(assetKey: {path: $path}, checkName: $check, limit: 200) { partition status } }""",
+            path=path,
+            check=check,
+        )
+        latest: dict[str, str] = {}
+        for execution in found["assetCheckExecutions"]:
+            latest.setdefault(execution["partition"], execution["status"])
+        return latest
+
+    def unsynced(self, path: list[str], partitions: list[str]) -> list[str]:
+        found = self.query(
+            """query ($path: [String!]!, $partitions: [String!]!) { assetNodeOrError(assetKey: {path: $path}) {
+                 ... on AssetNode { staleStatusByPartition(partitions: $partitions) } } }""",
+            path=path,
+            partitions=partitions,
+        )["assetNodeOrError"]["staleStatusByPartition"]
+        return [p for p, status in zip(partitions, found, strict=True) if status != "FRESH"]
+
+    def ticks(self, sensor: str) -> list[dict]:
+        found = self.query(
+            """query ($selector: SensorSelector!) { sensorOrError(sensorSelector: $selector) {
+                 ... on Sensor { sensorState { ticks(limit: 20) { status runIds timestamp } } } } }""",
+            selector={
+                "repositoryLocationName": LOCATION,
+                "repositoryName": "__repository__",
+                "sensorName": sensor,
+            },
+        )
+        return found["sensorOrError"]["sensorState"]["ticks"]
+
+    def backfill(self, paths: list[list[str]], first: str, last: str) -> str:
+        result = self.query(
+            """mutation ($params: LaunchBackfillParams!) { launchPartitionBackfill(backfillParams: $params) {
+                 __typename ... on LaunchBackfillSuccess { backfillId } ... on PythonError { message } } }""",
+            params={
+                "partitionsByAssets": [
+                    {"assetKey": {"path": p}, "partitions": {"range": {"start": first, "end": last}}}
+                    for p in paths
+                ]
+            },
+        )["launchPartitionBackfill"]
+        assert result["__typename"] == "LaunchBackfillSuccess", result
+        return result["backfillId"]
+
+    def backfill_status(self, backfill_id: str) -> str:
+        return self.query(
+            """query ($id: String!) { partitionBackfillOrError(backfillId: $id) { ... on PartitionBackfill { status } } }""",
+            id=backfill_id,
+        )["partitionBackfillOrError"]["status"]
 
 
 @pytest.fixture
-def dagster_dev(tmp_path: Path) -> Iterator[tuple[int, dict[str, str], Path]]:
+def lake_env(tmp_path: Path, monkeypatch) -> dict[str, str]:
     home = tmp_path / "dagster_home"
     home.mkdir()
     shutil.copyfile(INSTANCE_CONFIG, home / "dagster.yaml")
-    port = free_port()
     env = {
-        **os.environ,
         "DAGSTER_HOME": str(home),
         "MOBILITY_LAKE_ROOT": str(tmp_path / "lake"),
-        "MOBILITY_LAKE_START": (START - timedelta(days=1)).strftime("%Y-%m-%d-00:00"),
+        "MOBILITY_LAKE_START": hour_key(NOW - timedelta(days=12)),
     }
-    log = (tmp_path / "dagster_dev.log").open("w")
-    process = subprocess.Popen(
-        [
-            str(Path(sys.executable).parent / "dagster"),
-            "dev",
-            "-w",
-            "workspace.yaml",
-            "-h",
-            "127.0.0.1",
-            "-p",
-            str(port),
-        ],
-        cwd=PROJECT_ROOT,
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
-    try:
-        yield port, env, tmp_path / "dagster_dev.log"
-    finally:
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    return env
+
+
+@pytest.fixture
+def dagster_dev(lake_env, tmp_path: Path) -> Iterator[Callable[[], UI]]:
+    processes = []
+
+    def start() -> UI:
+        port = free_port()
+        log = tmp_path / "dagster_dev.log"
+        process = subprocess.Popen(
+            [
+                str(Path(sys.executable).parent / "dagster"),
+                "dev",
+                "-w",
+                "workspace.yaml",
+                "-h",
+                "127.0.0.1",
+                "-p",
+                str(port),
+            ],
+            cwd=PROJECT_ROOT,
+            env={**os.environ, **lake_env},
+            stdout=log.open("w"),
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        processes.append(process)
+        ui = UI(port, log)
+        ui.wait_for(lambda: ui.query("{ version }")["version"] is not None, "the webserver")
+        return ui
+
+    yield start
+    for process in processes:
         os.killpg(process.pid, signal.SIGTERM)
         try:
             process.wait(timeout=30)
         except subprocess.TimeoutExpired:
             os.killpg(process.pid, signal.SIGKILL)
-        log.close()
 
 
-def wait_for(condition, what: str, log: Path) -> None:
-    deadline = time.monotonic() + TIMEOUT
-    while time.monotonic() < deadline:
-        try:
-            if condition():
-                return
-        except OSError:
-            pass  # the webserver is still starting
-        time.sleep(3)
-    tail = log.read_text()[-3000:]
-    raise AssertionError(f"{what} did not happen within {TIMEOUT} s; dagster dev log ends:\n{tail}")
-
-
-HOURLY_ASSETS = [
-    *(["bronze", t.bronze_table] for t in TOPICS),
-    *(["silver", t.name] for t in SILVER_TABLES),
-    ["gold", "demand_by_zone_hour"],
-]
-DONE = {"COMPLETED", "COMPLETED_SUCCESS", "COMPLETED_FAILED", "FAILED", "CANCELED"}
-LAUNCH = """
-mutation ($params: LaunchBackfillParams!) {
-  launchPartitionBackfill(backfillParams: $params) {
-    __typename
-    ... on LaunchBackfillSuccess { backfillId }
-    ... on PythonError { message }
-  }
-}"""
-STATUS = """
-query ($id: String!) {
-  partitionBackfillOrError(backfillId: $id) { __typename ... on PartitionBackfill { status } }
-}"""
-
-
-def launch_backfill(port: int, hours: list[str]) -> str:
-    selection = [{"assetKey": {"path": path}, "partitions": {"range": {"start": hours[0], "end": hours[-1]}}}
-                 for path in HOURLY_ASSETS]  # fmt: skip
-    result = graphql(port, LAUNCH, {"params": {"partitionsByAssets": selection}})["launchPartitionBackfill"]
-    assert result["__typename"] == "LaunchBackfillSuccess", result
-    return result["backfillId"]
-
-
-def backfill_status(port: int, backfill_id: str) -> str:
-    return graphql(port, STATUS, {"id": backfill_id})["partitionBackfillOrError"]["status"]
-
-
-def tables(lake: Lake) -> dict[str, pl.DataFrame]:
-    frames = {
-        f"bronze.{t.bronze_table}": lake.read("bronze", t.bronze_table).drop("ingested_at") for t in TOPICS
-    }
-    frames |= {f"silver.{t.name}": lake.read("silver", t.name).drop("ingested_at") for t in SILVER_TABLES}
-    frames |= {
-        f"quarantine.{t.name}": lake.read("quarantine", t.name).drop("ingested_at") for t in SILVER_TABLES
-    }
-    frames["gold.demand_by_zone_hour"] = lake.read("gold", "demand_by_zone_hour")
-    return {name: f.sort(f.columns, nulls_last=True) for name, f in frames.items()}
-
-
-def assert_same(actual: dict[str, pl.DataFrame], expected: dict[str, pl.DataFrame]) -> None:
-    for name, frame in expected.items():
-        assert actual[name].equals(frame), name
-
-
-def tmp_path_for_cli(env: dict[str, str]) -> Lake:
-    """The same landing files in another root, materialized by `mobility-lake materialize`'s code path."""
-    root = Path(env["MOBILITY_LAKE_ROOT"]).parent / "cli-lake"
-    settings = load_settings({**env, "MOBILITY_LAKE_ROOT": str(root)})
+def test_the_ui_tells_the_truth_and_history_catches_up(lake_env, dagster_dev):
+    settings = load_settings(lake_env)
     lake = Lake(settings)
-    simulate(lake, START, HOURS, vehicles=15, seed=3, defects=DefectShares.none())
-    with dg.DagsterInstance.ephemeral() as instance:
-        materialize(build_definitions(settings), settings, START, START + timedelta(hours=HOURS), instance)
-    return lake
+    recent = [hour_key(RECENT + n * HOUR) for n in range(3)]
 
+    # The CLI builds the demo's hours before the UI starts.
+    simulate(lake, RECENT, 3, vehicles=20, seed=3, defects=DefectShares(malformed=0.01, late=0.02))
+    with persistent_instance() as instance:
+        cli = materialize(settings, RECENT, NOW, instance, say=lambda _: None)
+    cli_runs = {r.run_id for r in cli}
+    ui = dagster_dev()
 
-def test_landing_files_flow_to_bronze_silver_and_gold_with_no_manual_step(dagster_dev):
-    port, env, log = dagster_dev
-    lake = Lake(load_settings(env))
-    simulate(lake, START, HOURS, vehicles=15, seed=3, defects=DefectShares.none())
-    hours = {(START + timedelta(hours=h)).strftime("%Y-%m-%d-%H:%M") for h in range(HOURS)}
+    # Each hour of the three-hour run shows its own figures and its own check results.
+    silver = lake.read("silver", "vehicle_telemetry")
+    shown = ui.materializations(["silver", "vehicle_telemetry"], recent)
+    for n, key in enumerate(recent):
+        rows = silver.filter(pl.col("event_time").dt.truncate("1h") == RECENT + n * HOUR).height
+        assert shown[key]["silver_rows"] == rows > 0
+    assert len({shown[k]["bronze_rows"] for k in recent}) == 3  # not one range total copied to every hour
+    for check in ("silver_schema", "unique_identity", "conservation", "quarantine_share"):
+        assert ui.check_statuses(["silver", "vehicle_telemetry"], check) == dict.fromkeys(recent, "SUCCEEDED")
 
-    def materialized(*path: str) -> bool:
-        return hours <= materialized_partitions(port, list(path))
+    # The CLI's runs are listed under their jobs, in the code location.
+    listed = {r["runId"]: r for r in ui.runs()}
+    for run_id in cli_runs:
+        assert listed[run_id]["repositoryOrigin"]["repositoryLocationName"] == LOCATION
+    assert {listed[r]["jobName"] for r in cli_runs} >= {"bronze_hourly", "silver_hourly", "gold_hourly"}
 
-    wait_for(lambda: materialized("bronze", "weather"), "bronze for both hours (landing_sensor)", log)
-    wait_for(lambda: materialized("silver", "weather"), "silver for both hours (silver_sensor)", log)
-    assert lake.read("silver", "weather").height == lake.read("bronze", "weather").height
-    wait_for(
-        lambda: materialized("gold", "demand_by_zone_hour"), "gold demand for both hours (automation)", log
+    # The sensors see the lake the CLI built and request nothing.
+    for sensor in ("landing_sensor", "silver_sensor", "demand_sensor"):
+        ui.wait_for(lambda s=sensor: len(ui.ticks(s)) >= 2, f"two ticks of {sensor}")
+        assert all(not tick["runIds"] for tick in ui.ticks(sensor)), sensor
+    assert {r["runId"] for r in ui.runs()} == cli_runs
+
+    # A backfill of two hours nine days old, bronze and silver, as a user launches it in the UI: automation
+    # builds the gold above them, and no gold partition is left unsynced.
+    old = [hour_key(OLD), hour_key(OLD + HOUR)]
+    simulate(lake, OLD, 2, vehicles=20, seed=4, defects=DefectShares.none())
+    hourly = [
+        ["bronze", t]
+        for t in ("vehicle_telemetry", "domain_events", "payment_events", "app_events", "weather")
+    ]
+    hourly += [
+        ["silver", t]
+        for t in ("vehicle_telemetry", "booking_events", "payment_events", "app_events", "weather")
+    ]
+    backfill = ui.backfill(hourly, old[0], old[-1])
+    ui.wait_for(
+        lambda: (
+            ui.backfill_status(backfill) in {"COMPLETED_SUCCESS", "COMPLETED_FAILED", "FAILED", "CANCELED"}
+        ),
+        "the backfill",
     )
-    created = lake.read("silver", "booking_events").filter(
-        pl.col("event_type").str.ends_with("booking.created.v1") & pl.col("zone_id").is_not_null()
+    assert ui.backfill_status(backfill) == "COMPLETED_SUCCESS"
+    day, week = OLD.strftime("%Y-%m-%d"), (OLD - timedelta(days=OLD.weekday())).strftime("%Y-%m-%d")
+    gold = {
+        "demand_by_zone_hour": old,
+        "vehicle_utilization_daily": [day],
+        "revenue_by_vehicle_type_daily": [day],
+        "customer_journey_events": [day],
+        "battery_health_metrics_weekly": [week],
+    }
+    for name, partitions in gold.items():
+        ui.wait_for(
+            lambda n=name, p=partitions: set(p) <= set(ui.materializations(["gold", n], p)), f"gold {name}"
+        )
+    for name, partitions in gold.items():
+        assert ui.unsynced(["gold", name], partitions) == [], name
+    partial = ui.materializations(["gold", "vehicle_utilization_daily"], [day])[day]
+    assert (partial["silver_hours_present"], partial["silver_hours_expected"]) == (2, 24)
+    assert partial["completeness"].startswith("partial")
+
+    # A new file lands while its bronze table is broken: the run fails; once the fault is gone, the
+    # landing sensor requests the hour again and the run succeeds.
+    table = Path(lake_env["MOBILITY_LAKE_ROOT"]) / "bronze" / "weather"
+    table.rename(table.with_name("weather.aside"))
+    table.write_text("not a Delta table")
+    event = {"specversion": "1.0", "id": "fault-1", "source": "//weather-service",
+             "type": "com.mobilitycorp.weather.observation.v1", "time": f"{NOW:%Y-%m-%dT%H}:00:00Z",
+             "data": {"city": "Berlin", "temperature_c": 3.0, "precipitation_mm": 0.0, "wind_speed_kmh": 5.0,
+                      "condition": "clear"}}  # fmt: skip
+    lake.write_bytes(
+        landing_key("external.weather", NOW, "after-fault.jsonl"), json.dumps(event).encode() + b"\n"
     )
-    assert lake.read("gold", "demand_by_zone_hour")["booking_count"].sum() == created.height
 
-    # A backfill launched as the UI does (GraphQL launchPartitionBackfill) over the same hours changes nothing,
-    # and the tables equal those `mobility-lake materialize` makes from the same landing files.
-    before = tables(lake)
-    backfill_id = launch_backfill(port, sorted(hours))
-    wait_for(lambda: backfill_status(port, backfill_id) in DONE, "the backfill", log)
-    assert backfill_status(port, backfill_id) == "COMPLETED_SUCCESS"
-    assert_same(tables(lake), before)
-    assert_same(tables(tmp_path_for_cli(env)), before)
+    def bronze_runs(status: str) -> list[dict]:
+        return [
+            r for r in ui.runs()
+            if r["status"] == status and any(t["key"] == ATTEMPT_TAG for t in r["tags"]) and r["runId"] not in cli_runs
+            and any(t["key"] == "dagster/partition" and t["value"] == hour_key(NOW) for t in r["tags"])
+        ]  # fmt: skip
 
-    text = log.read_text()
-    assert "Traceback" not in text
-    assert "mobility_lake" not in "".join(line for line in text.splitlines() if "Warning" in line)
+    ui.wait_for(lambda: bronze_runs("FAILURE"), "the failed bronze run")
+    table.unlink()
+    table.with_name("weather.aside").rename(table)
+    ui.wait_for(lambda: bronze_runs("SUCCESS"), "the bronze run requested again")
+    (success,) = bronze_runs("SUCCESS")[:1]
+    assert int(next(t["value"] for t in success["tags"] if t["key"] == ATTEMPT_TAG)) >= 2
+    assert lake.read("bronze", "weather").filter(pl.col("id") == "fault-1").height == 1

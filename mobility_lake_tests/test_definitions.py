@@ -3,6 +3,8 @@
 import subprocess
 import sys
 
+import dagster as dg
+
 from mobility_lake.definitions import build_definitions
 from mobility_lake.settings import load_settings
 
@@ -46,9 +48,11 @@ def test_every_silver_asset_declares_its_blocking_checks():
     for key in graph.get_all_asset_keys():
         if key.path[0] != "silver":
             continue
-        specs = list(defs.resolve_assets_def(key).check_specs)
+        assets_def = defs.resolve_assets_def(key)
+        specs = list(assets_def.check_specs)
         assert sorted(s.name for s in specs) == SILVER_CHECKS
         assert all(s.blocking for s in specs)
+        assert all(s.partitions_def == assets_def.partitions_def for s in specs)  # a verdict per hour
 
 
 def test_bronze_assets_are_hourly_from_the_configured_start_with_single_run_backfills():
@@ -91,3 +95,13 @@ def test_gold_marts_have_their_cadence_automation_freshness_schema_and_blocking_
         columns = [c.name for c in spec.metadata["dagster/column_schema"].columns]
         assert columns and len(columns) == len(set(columns))
         assert [c.blocking for c in assets_def.check_specs] == [True]
+        assert [c.partitions_def for c in assets_def.check_specs] == [assets_def.partitions_def]
+
+
+def test_sensors_and_automation_are_on_by_default():
+    defs = build_definitions(load_settings({}))
+    names = {s.name: s.default_status for s in defs.sensors}
+    assert names == dict.fromkeys(
+        ["landing_sensor", "silver_sensor", "demand_sensor", "gold_automation"],
+        dg.DefaultSensorStatus.RUNNING,
+    )

@@ -1,7 +1,8 @@
 """End to end through Dagster on simulated data with every defect type, on a local root and on S3.
 
-The same scenario runs on both roots: simulate, materialize bronze and silver through a persistent Dagster
-instance, re-run, land one more file, materialize again.
+The same scenario runs on both roots: simulate, materialize every layer through a persistent Dagster
+instance, re-run, land one more file, materialize again. The runs are made in the test process, by the same
+plan `mobility-lake materialize` follows (test_runs.py and test_daemon.py launch them as the CLI does).
 """
 
 import gzip
@@ -13,16 +14,18 @@ import polars as pl
 import pyarrow.parquet as pq
 import pytest
 
-from mobility_lake.definitions import BRONZE_JOB, SILVER_JOB, build_definitions
+from mobility_lake.definitions import build_definitions
 from mobility_lake.events.catalogue import TOPICS
 from mobility_lake.gold.marts import MARTS
 from mobility_lake.landing import landing_key
-from mobility_lake.orchestration.resources import QualityPolicy
-from mobility_lake.orchestration.runs import RunFailed, materialize, persistent_instance
+from mobility_lake.orchestration import runs
+from mobility_lake.orchestration.jobs import BRONZE_JOB, SILVER_JOB
+from mobility_lake.orchestration.runs import RunFailed, persistent_instance
 from mobility_lake.settings import load_settings
 from mobility_lake.silver.tables import SILVER_TABLES
 from mobility_lake.simulate import DefectShares, simulate
 from mobility_lake.storage import Lake
+from mobility_lake_tests.in_process import in_process_runs
 
 START = datetime(2026, 3, 10, 6, tzinfo=UTC)
 HOURS = 3
@@ -51,6 +54,8 @@ def table_rows(lake: Lake, layer: str, names: list[str]) -> int:
 
 def run_scenario(env: dict[str, str], tmp_path, monkeypatch, vehicles: int) -> None:
     monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / "dagster_home"))
+    # The defect shares are far above real life, so the quarantine threshold is raised to match.
+    env = {**env, "MOBILITY_LAKE_MAX_QUARANTINE_SHARE": "0.25"}
     for name, value in env.items():
         monkeypatch.setenv(name, value)
     settings = load_settings(env)
@@ -60,14 +65,17 @@ def run_scenario(env: dict[str, str], tmp_path, monkeypatch, vehicles: int) -> N
         summary.defects[kind] > 0
         for kind in ("duplicate", "late", "malformed", "out_of_range", "unknown_type", "missing_field")
     )
-    # The defect shares are far above real life, so the quarantine threshold is raised to match.
-    defs = build_definitions(settings, QualityPolicy(max_quarantine_share=0.25))
     with persistent_instance() as instance:
-        check_scenario(lake, settings, defs, instance, summary)
+        check_scenario(lake, settings, instance, summary)
 
 
-def check_scenario(lake, settings, defs, instance, summary) -> None:
-    chunks = materialize(defs, settings, START, END, instance)
+def materialize(settings, start, end, instance):
+    defs = build_definitions(settings)
+    return runs.materialize(settings, start, end, instance, runs=lambda: in_process_runs(defs, instance))
+
+
+def check_scenario(lake, settings, instance, summary) -> None:
+    chunks = materialize(settings, START, END, instance)
     assert all(not c.failed_checks for c in chunks)
     assert {c.job for c in chunks} == {BRONZE_JOB, SILVER_JOB, "gold_hourly", "gold_daily", "gold_weekly"}
 
@@ -132,7 +140,7 @@ def check_scenario(lake, settings, defs, instance, summary) -> None:
         return {name: frame.sort(frame.columns, nulls_last=True) for name, frame in frames.items()}
 
     before = snapshot()
-    materialize(defs, settings, START, END, instance)
+    materialize(settings, START, END, instance)
     assert table_rows(lake, "bronze", bronze_names) == bronze_rows
     after = snapshot()
     for name, frame in before.items():
@@ -160,7 +168,7 @@ def check_scenario(lake, settings, defs, instance, summary) -> None:
         for i in range(4)
     ]
     lake.write_bytes(landing_key("external.weather", hour, "extra.jsonl"), b"\n".join(lines) + b"\n")
-    materialize(defs, settings, hour, hour + timedelta(hours=1), instance)
+    materialize(settings, hour, hour + timedelta(hours=1), instance)
     assert table_rows(lake, "bronze", bronze_names) == bronze_rows + 4
     weather = lake.read("silver", "weather")
     assert weather.filter(pl.col("event_id").str.starts_with("extra-")).height == 4
@@ -180,13 +188,13 @@ def test_end_to_end_on_s3(s3_env, tmp_path, monkeypatch):
 
 def test_a_failing_blocking_check_fails_the_run_and_names_it(tmp_path, monkeypatch):
     monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / "dagster_home"))
-    settings = load_settings({"MOBILITY_LAKE_ROOT": str(tmp_path / "lake")})
+    env = {"MOBILITY_LAKE_ROOT": str(tmp_path / "lake"), "MOBILITY_LAKE_MAX_QUARANTINE_SHARE": "0"}
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    settings = load_settings(env)
     simulate(Lake(settings), START, 1, vehicles=10, seed=5, defects=DEFECTS)
-    defs = build_definitions(settings, QualityPolicy(max_quarantine_share=0.0))
     with persistent_instance() as instance:
         with pytest.raises(RunFailed, match="silver_hourly"):
-            materialize(
-                defs, settings, START, START + timedelta(hours=1), instance, jobs=(BRONZE_JOB, SILVER_JOB)
-            )
+            materialize(settings, START, START + timedelta(hours=1), instance)
         failed = [r for r in instance.get_run_records() if r.dagster_run.job_name == SILVER_JOB]
         assert failed and failed[0].dagster_run.is_failure

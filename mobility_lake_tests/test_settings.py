@@ -19,6 +19,14 @@ def test_defaults_need_no_variable():
     assert settings.start_key == "2025-01-01-00:00"
     assert settings.lateness_hours == 72
     assert settings.s3 is None
+    assert (settings.max_quarantine_share, settings.quarantine_min_rows) == (0.05, 200)
+
+
+def test_quarantine_thresholds_are_read_from_their_variables():
+    settings = load_settings(
+        {"MOBILITY_LAKE_MAX_QUARANTINE_SHARE": "0.2", "MOBILITY_LAKE_QUARANTINE_MIN_ROWS": "0"}
+    )
+    assert (settings.max_quarantine_share, settings.quarantine_min_rows) == (0.2, 0)
 
 
 def test_s3_root_reads_the_aws_variables():
@@ -38,6 +46,10 @@ def test_s3_root_reads_the_aws_variables():
         ({"MOBILITY_LAKE_START": "2025-01-01-00:30"}, "whole hour"),
         ({"MOBILITY_LAKE_LATENESS_HOURS": "soon"}, "MOBILITY_LAKE_LATENESS_HOURS"),
         ({"MOBILITY_LAKE_LATENESS_HOURS": "-1"}, "0 to 8760"),
+        ({"MOBILITY_LAKE_MAX_QUARANTINE_SHARE": "5%"}, "MOBILITY_LAKE_MAX_QUARANTINE_SHARE.*from 0 to 1"),
+        ({"MOBILITY_LAKE_MAX_QUARANTINE_SHARE": "1.5"}, "MOBILITY_LAKE_MAX_QUARANTINE_SHARE.*from 0 to 1"),
+        ({"MOBILITY_LAKE_QUARANTINE_MIN_ROWS": "-3"}, "MOBILITY_LAKE_QUARANTINE_MIN_ROWS.*>= 0"),
+        ({"MOBILITY_LAKE_QUARANTINE_MIN_ROWS": "many"}, "MOBILITY_LAKE_QUARANTINE_MIN_ROWS"),
         ({**S3_ENV, "AWS_SECRET_ACCESS_KEY": ""}, "AWS_SECRET_ACCESS_KEY"),
         ({**S3_ENV, "AWS_ACCESS_KEY_ID": ""}, "AWS_ACCESS_KEY_ID"),
         ({**S3_ENV, "AWS_ALLOW_HTTP": "maybe"}, "expected true or false"),

@@ -64,7 +64,7 @@ def _this_runs_materializations(
     ).records
     targets: dict[str, object] = {}
     for record in records:
-        if record.run_id == context.run_id and record.partition_key not in targets:
+        if record.run_id == context.run.run_id and record.partition_key not in targets:
             targets[record.partition_key] = _target(record)
     return targets
 

@@ -23,7 +23,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -143,7 +143,7 @@ def code_server() -> Iterator[Path]:
         socket = Path(scratch) / "code.sock"
         log = (Path(scratch) / "code-server.log").open("w+")
         server = subprocess.Popen(
-            [_dagster(), "code-server", "start", "-m", LOCATION, "-a", "defs", "--location-name", LOCATION,
+            [_dagster(), "api", "grpc", "-m", LOCATION, "-a", "defs", "--location-name", LOCATION,
              "--socket", str(socket), "--log-level", "warning"],
             cwd=PROJECT_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
         )  # fmt: skip
@@ -238,28 +238,46 @@ def recorded(instance: dg.DagsterInstance, run_id: str) -> tuple[dict, tuple[str
     return metadata, tuple(failed)
 
 
+RunOnce = Callable[
+    [str, dg.TimeWindowPartitionsDefinition, datetime, datetime], tuple[str, dg.DagsterRunStatus]
+]
+
+
+@contextmanager
+def launched_runs(
+    settings: Settings, instance: dg.DagsterInstance, say: Callable[[str], None]
+) -> Iterator[RunOnce]:
+    """Runs launched in the code location, each waited for: the id and end status of each."""
+    with code_server() as workspace:
+
+        def run_once(
+            job: str, partitions_def: dg.TimeWindowPartitionsDefinition, start: datetime, end: datetime
+        ) -> tuple[str, dg.DagsterRunStatus]:
+            run_id = launch(workspace, job, range_tags(partitions_def, start, end), run_config(settings))
+            return run_id, wait(instance, run_id, say).status
+
+        yield run_once
+
+
 def run_chunks(
-    workspace: Path,
+    run_once: RunOnce,
     job: str,
     partitions_def: dg.TimeWindowPartitionsDefinition,
     windows: list[tuple[datetime, datetime]],
-    settings: Settings,
     instance: dg.DagsterInstance,
     on_chunk: Callable[[ChunkResult], None],
-    say: Callable[[str], None],
 ) -> list[ChunkResult]:
     """Run a job over each window, one run after another; raises on the first failed run, naming it."""
     results = []
     for start, end in chunks(partitions_def, windows):
         began = time.monotonic()
-        run_id = launch(workspace, job, range_tags(partitions_def, start, end), run_config(settings))
-        run = wait(instance, run_id, say)
+        run_id, status = run_once(job, partitions_def, start, end)
         metadata, failed = recorded(instance, run_id)
         result = ChunkResult(job, run_id, start, end, time.monotonic() - began, metadata, failed)
         on_chunk(result)
-        if run.status != dg.DagsterRunStatus.SUCCESS:
+        if status != dg.DagsterRunStatus.SUCCESS:
             raise RunFailed(
-                f"run {run_id} of {job} for {hour_key(start)}..{hour_key(end)} ended {run.status.value}; "
+                f"run {run_id} of {job} for {hour_key(start)}..{hour_key(end)} ended {status.value}; "
                 "see it in the Dagster UI"
             )
         results.append(result)
@@ -291,16 +309,17 @@ def materialize(
     instance: dg.DagsterInstance,
     on_chunk: Callable[[ChunkResult], None] = lambda _: None,
     say: Callable[[str], None] = print,
+    runs: Callable[[], AbstractContextManager[RunOnce]] | None = None,
 ) -> list[ChunkResult]:
     """Bronze over [start, end); silver over those hours and the earlier ones late rows touch; then the gold
-    jobs, side by side, each over the partitions of its cadence that those silver hours touch."""
+    jobs, side by side, each over the partitions of its cadence that those silver hours touch. `runs`
+    makes the runs (launched in the code location, by default)."""
     bronze_job, silver_job, *gold_jobs = ALL_JOBS
     partitions_of = job_partitions(settings).__getitem__
-
-    with code_server() as workspace:
+    with (runs or (lambda: launched_runs(settings, instance, say)))() as run_once:
 
         def run(job: str, windows: list[tuple[datetime, datetime]]) -> list[ChunkResult]:
-            return run_chunks(workspace, job, partitions_of(job), windows, settings, instance, on_chunk, say)
+            return run_chunks(run_once, job, partitions_of(job), windows, instance, on_chunk)
 
         bronze = run(bronze_job, [(start, end)])
         hours = silver_ranges(bronze, start, end, settings)
