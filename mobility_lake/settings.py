@@ -95,43 +95,43 @@ def parse_start(value: str) -> datetime:
     return start
 
 
-def parse_lateness(value: str) -> int:
-    """Hours an event may be late and still be placed automatically: a whole number from 0 to 8760."""
+def parse_number(
+    name: str, value: str, kind: type[int] | type[float], low: float, high: float, expected: str
+):
+    """A whole number (`kind` int) or a number in [low, high]; the error names the variable and `expected`."""
     try:
-        hours = int(value.strip())
+        number = kind(value.strip())
     except ValueError:
-        hours = -1
-    if not 0 <= hours <= 8760:
-        raise SettingsError(
-            f"MOBILITY_LAKE_LATENESS_HOURS is '{value}': expected a whole number of hours from 0 to 8760"
-        )
-    return hours
+        number = None
+    if number is None or not low <= number <= high:
+        raise SettingsError(f"{name} is '{value}': expected {expected}")
+    return number
+
+
+def parse_lateness(value: str) -> int:
+    """Hours an event may be late and still be placed automatically."""
+    return parse_number(
+        "MOBILITY_LAKE_LATENESS_HOURS", value, int, 0, 8760, "a whole number of hours from 0 to 8760"
+    )
 
 
 def parse_share(value: str) -> float:
-    """The share of an hour's rows that may be quarantined: a number from 0 to 1."""
-    try:
-        share = float(value.strip())
-    except ValueError:
-        share = -1.0
-    if not 0.0 <= share <= 1.0:
-        raise SettingsError(
-            f"MOBILITY_LAKE_MAX_QUARANTINE_SHARE is '{value}': expected a number from 0 to 1, e.g. 0.05"
-        )
-    return share
+    """The share of an hour's rows that may be quarantined."""
+    return parse_number(
+        "MOBILITY_LAKE_MAX_QUARANTINE_SHARE", value, float, 0.0, 1.0, "a number from 0 to 1, e.g. 0.05"
+    )
 
 
 def parse_min_rows(value: str) -> int:
-    """Bronze rows an hour needs before the share rule judges it: a whole number >= 0."""
-    try:
-        rows = int(value.strip())
-    except ValueError:
-        rows = -1
-    if rows < 0:
-        raise SettingsError(
-            f"MOBILITY_LAKE_QUARANTINE_MIN_ROWS is '{value}': expected a whole number of rows >= 0, e.g. 200"
-        )
-    return rows
+    """Bronze rows an hour needs before the share rule judges it."""
+    return parse_number(
+        "MOBILITY_LAKE_QUARANTINE_MIN_ROWS",
+        value,
+        int,
+        0,
+        float("inf"),
+        "a whole number of rows >= 0, e.g. 200",
+    )
 
 
 def parse_bool(name: str, value: str) -> bool:

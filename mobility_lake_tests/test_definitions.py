@@ -4,9 +4,11 @@ import subprocess
 import sys
 
 import dagster as dg
+import yaml
 
 from mobility_lake.definitions import build_definitions
-from mobility_lake.settings import load_settings
+from mobility_lake.orchestration.jobs import ATTRIBUTE, LOCATION, MODULE
+from mobility_lake.settings import PROJECT_ROOT, load_settings
 
 EXPECTED_GRAPH = {
     "bronze/app_events": ["landing/app_events"],
@@ -104,4 +106,14 @@ def test_sensors_and_automation_are_on_by_default():
     assert names == dict.fromkeys(
         ["landing_sensor", "silver_sensor", "demand_sensor", "gold_automation"],
         dg.DefaultSensorStatus.RUNNING,
+    )
+
+
+def test_the_workspace_loads_the_code_location_the_cli_launches_runs_in():
+    (entry,) = yaml.safe_load((PROJECT_ROOT / "workspace.yaml").read_text())["load_from"]
+    module = entry["python_module"]
+    assert (module["module_name"], module["attribute"], module["location_name"]) == (
+        MODULE,
+        ATTRIBUTE,
+        LOCATION,
     )

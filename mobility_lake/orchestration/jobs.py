@@ -14,6 +14,8 @@ from mobility_lake.partitions import (
 )
 from mobility_lake.settings import Settings
 
+# The code location, as workspace.yaml loads it and the UI shows it: runs launched from elsewhere name it too.
+MODULE, ATTRIBUTE, LOCATION = "mobility_lake.definitions", "defs", "mobility_lake"
 BRONZE_JOB = "bronze_hourly"
 SILVER_JOB = "silver_hourly"
 GOLD_JOBS = {"hourly": "gold_hourly", "daily": "gold_daily", "weekly": "gold_weekly"}

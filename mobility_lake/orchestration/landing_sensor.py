@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 import dagster as dg
+from deltalake.exceptions import DeltaError
 
 from mobility_lake.bronze.assets import bronze_key
 from mobility_lake.bronze.ingest import landed_files
@@ -92,13 +93,14 @@ def landing_tick(
     first_look: timedelta,
     first_hour: datetime,
     keys_by_job: Mapping[str, list[dg.AssetKey]],
-) -> tuple[list[dg.RunRequest], LandingCursor, dict[str, int]]:
+) -> tuple[list[dg.RunRequest], LandingCursor, dict]:
     """One evaluation: what to request, the next cursor, and counts for the log."""
     window = hours_to_list(cursor, now, first_look, first_hour)
     busy = in_flight(instance, keys_by_job)
     pending = dict(cursor.pending)
     ingested: dict[str, dict[datetime, set[str]]] = {}
     counts = {"folders": 0, "files": 0, "new": 0}
+    unreadable: set[str] = set()
     for topic in TOPICS:
         table = topic.bronze_table
         known_hours = cursor.ingested.get(table, {})
@@ -110,7 +112,10 @@ def landing_tick(
             known = set(known_hours.get(hour, set())) & listed
             unknown = listed - known
             if unknown and (bronze_key(topic), hour) not in busy:
-                known |= ingested_files(lake, table, [hour], sorted(unknown))
+                try:
+                    known |= ingested_files(lake, table, [hour], sorted(unknown))
+                except (DeltaError, OSError):  # a broken table: its run will fail, and be asked for again
+                    unreadable.add(table)
                 unknown = listed - known
                 counts["new"] += len(unknown)
             if unknown:
@@ -120,6 +125,7 @@ def landing_tick(
             if hour in window:
                 ingested.setdefault(table, {})[hour] = known
     requests = request_due("bronze", pending, busy, now.timestamp())
+    counts["unreadable"] = sorted(unreadable)
     return requests, LandingCursor(window[-1] if window else cursor.listed_to, ingested, pending), counts
 
 
@@ -153,6 +159,10 @@ def landing_sensor(
             f"{counts['files']} landing files in {counts['folders']} hour folder(s), {counts['new']} not in "
             f"bronze, {len(cursor.pending)} hour(s) pending, {len(requests)} run(s) requested"
         )
+        if counts["unreadable"]:
+            context.log.warning(
+                f"bronze ledger unreadable for {', '.join(counts['unreadable'])}: files counted as new"
+            )
         return dg.SensorResult(run_requests=requests, cursor=cursor.serialize())
 
     return _sensor

@@ -1,7 +1,7 @@
 """Materialize hour ranges as ordinary runs of the code location's jobs, as the UI launches them.
 
 Each run is launched with `dagster job launch` (Dagster's public CLI) against a code server of the code
-location that workspace.yaml names (`mobility_lake.definitions`), so it records its job's origin there: the
+location that workspace.yaml names (`mobility_lake`), so it records its job's origin there: the
 UI lists it under its job and on the timeline, and can re-execute it. One code server serves all the runs
 of a call, so the definitions load once, not once per launch. Each run goes through the instance's run
 coordinator: into the daemon's queue when a daemon runs, at once otherwise (`coordinator.py`). This module
@@ -32,7 +32,7 @@ import dagster as dg
 
 from mobility_lake.bronze.new_rows import NEW_ROWS_METADATA, decode_new_rows
 from mobility_lake.orchestration.coordinator import daemon_running
-from mobility_lake.orchestration.jobs import ALL_JOBS, job_partitions
+from mobility_lake.orchestration.jobs import ALL_JOBS, ATTRIBUTE, LOCATION, MODULE, job_partitions
 from mobility_lake.partitions import RANGE_END_TAG, RANGE_START_TAG, consecutive_ranges, hour_key, hours_in
 from mobility_lake.placement import due_hours
 from mobility_lake.settings import PROJECT_ROOT, Settings, dagster_home
@@ -41,6 +41,7 @@ CHUNKS = {timedelta(hours=1): timedelta(hours=24), timedelta(days=1): timedelta(
 INSTANCE_CONFIG = PROJECT_ROOT / "data" / "dagster_home" / "dagster.yaml"
 DONE = {dg.DagsterRunStatus.SUCCESS, dg.DagsterRunStatus.FAILURE, dg.DagsterRunStatus.CANCELED}
 POLL_SECONDS = 1.0
+SERVER_START_SECONDS = 180
 QUEUED_NOTICE_SECONDS = 30
 
 
@@ -130,10 +131,6 @@ def run_config(settings: Settings) -> dict:
     }
 
 
-LOCATION = "mobility_lake.definitions"  # the code location workspace.yaml loads
-SERVER_START_SECONDS = 180
-
-
 @contextmanager
 def code_server() -> Iterator[Path]:
     """A code server of the lake's code location for the duration of a call; yields a workspace file that
@@ -143,7 +140,7 @@ def code_server() -> Iterator[Path]:
         socket = Path(scratch) / "code.sock"
         log = (Path(scratch) / "code-server.log").open("w+")
         server = subprocess.Popen(
-            [_dagster(), "api", "grpc", "-m", LOCATION, "-a", "defs", "--location-name", LOCATION,
+            [_dagster(), "api", "grpc", "-m", MODULE, "-a", ATTRIBUTE, "--location-name", LOCATION,
              "--socket", str(socket), "--log-level", "warning"],
             cwd=PROJECT_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
         )  # fmt: skip

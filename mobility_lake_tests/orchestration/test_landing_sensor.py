@@ -199,3 +199,15 @@ def test_sensor_on_s3_requests_the_new_files_then_nothing(s3_env, monkeypatch):
         ingest_hours(lake, "domain_events", [H11])
         ingest_hours(lake, "weather", [H12])
         assert tick(lake, instance, cursor, NOW + timedelta(minutes=1))[0] == []
+
+
+def test_a_broken_bronze_table_does_not_stop_the_sensor(tmp_path):
+    lake = lake_at(tmp_path)
+    drop(lake, "external.weather", H12, "w.jsonl")
+    drop(lake, "domain.events", H12, "a.jsonl")
+    ingest_hours(lake, "domain_events", [H12])
+    (tmp_path / "bronze" / "weather").mkdir(parents=True)
+    (tmp_path / "bronze" / "weather" / "_delta_log").write_text("not a log")
+    with dg.instance_for_test() as instance:
+        requests, _ = tick(lake, instance, None)
+    assert requests == [(key(H12), key(H12), ("weather",))]  # its run will fail, and be asked for again

@@ -7,15 +7,13 @@ from datetime import UTC, datetime, timedelta
 import dagster as dg
 import polars as pl
 
-from mobility_lake.orchestration.jobs import ALL_JOBS
+from mobility_lake.orchestration.jobs import ALL_JOBS, LOCATION
 from mobility_lake.orchestration.runs import materialize, persistent_instance
 from mobility_lake.partitions import hour_key
 from mobility_lake.settings import load_settings
 from mobility_lake.silver.quality import CHECK_QUARANTINE_SHARE
 from mobility_lake.simulate import DefectShares, simulate
 from mobility_lake.storage import Lake
-
-LOCATION = "mobility_lake.definitions"
 
 
 def test_cli_runs_are_ordinary_runs_and_each_hour_shows_its_own_figures(tmp_path, monkeypatch):
