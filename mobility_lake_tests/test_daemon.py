@@ -20,6 +20,7 @@ from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import dagster as dg
 import polars as pl
 import pytest
 
@@ -321,3 +322,10 @@ def test_the_ui_tells_the_truth_and_history_catches_up(lake_env, dagster_dev):
     (success,) = bronze_runs("SUCCESS")[:1]
     assert int(next(t["value"] for t in success["tags"] if t["key"] == ATTEMPT_TAG)) >= 2
     assert lake.read("bronze", "weather").filter(pl.col("id") == "fault-1").height == 1
+
+    # With the daemon running, the CLI's runs go through its run queue.
+    with persistent_instance() as instance:
+        again = materialize(settings, RECENT, RECENT + HOUR, instance, say=lambda _: None)
+        for result in again:
+            events = instance.all_logs(result.run_id, of_type=dg.DagsterEventType.RUN_ENQUEUED)
+            assert len(events) == 1, result.job
