@@ -42,7 +42,8 @@ def utc_now() -> datetime:
 
 @dataclass
 class LandingCursor:
-    """The last hour listed, the files of the open hours known to be in bronze, and the pending work."""
+    """The last hour listed, the names of the open hours' files known to be in bronze, and the pending
+    work."""
 
     listed_to: datetime | None = None
     ingested: dict[str, dict[datetime, set[str]]] = field(default_factory=dict)
@@ -106,16 +107,19 @@ def landing_tick(
         known_hours = cursor.ingested.get(table, {})
         hours = sorted(set(window) | {h for t, h in pending if t == table})
         for hour in hours:
-            listed = {f.key for f, _ in landed_files(lake, table, hour)}
+            keys = {f.name: f.key for f, _ in landed_files(lake, table, hour)}
+            listed = set(keys)
             counts["folders"] += 1
             counts["files"] += len(listed)
             known = set(known_hours.get(hour, set())) & listed
             unknown = listed - known
             if unknown and (bronze_key(topic), hour) not in busy:
                 try:
-                    known |= ingested_files(lake, table, [hour], sorted(unknown))
+                    found = ingested_files(lake, table, [hour], sorted(keys[name] for name in unknown))
                 except (DeltaError, OSError):  # a broken table: its run will fail, and be asked for again
                     unreadable.add(table)
+                    found = set()
+                known |= {name for name in unknown if keys[name] in found}
                 unknown = listed - known
                 counts["new"] += len(unknown)
             if unknown:
