@@ -46,7 +46,10 @@ def test_every_engine_agrees_and_figures_are_written(tmp_path: Path, capsys: pyt
     assert next(tmp_path.glob("seed_hour_*.png")).stat().st_size > 0
     (project,) = [r for r in results if r["engine"] == "project"]
     assert {"bronze_hourly", "silver_hourly", "gold_weekly"} <= set(project["stages"])
-    assert sum(project["stages"].values()) < project["seconds"]
+    # bronze, then silver, then the three gold jobs side by side: the stages fit inside the run's wall time
+    stages = project["stages"]
+    gold = max(seconds for job, seconds in stages.items() if job.startswith("gold_"))
+    assert stages["bronze_hourly"] + stages["silver_hourly"] + gold < project["seconds"]
     # each job's peak memory is its own share of the run's, attributed by when the job ended
     assert project["stage_peak_gib"].keys() == project["stages"].keys()
     assert 0 < max(project["stage_peak_gib"].values()) <= project["peak_rss_gib"]

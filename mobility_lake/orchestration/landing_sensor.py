@@ -4,7 +4,9 @@ A Kafka sink writes each file into the folder of the hour it arrives in, so only
 and the one before for files flushed at the turn of the hour, can still receive files. Each tick lists just
 those folders (and every hour since the last tick, after a pause), so its cost does not grow with the age
 of the lake. A file counts as done once the bronze ledger holds it, whoever ingested it (this sensor, the
-CLI, a backfill); until then its hour is pending work, requested again if its run fails. On its first tick
+CLI, a backfill); until then its hour is pending work, requested again if its run fails. Only runs write
+bronze, so the ledger is read again only after a bronze materialization the cursor has not seen: a tick
+between runs reads no Delta table at all. On its first tick
 the sensor looks back over MOBILITY_LAKE_LATENESS_HOURS; older files are ingested by a backfill or
 `mobility-lake materialize`.
 """
@@ -42,12 +44,13 @@ def utc_now() -> datetime:
 
 @dataclass
 class LandingCursor:
-    """The last hour listed, the names of the open hours' files known to be in bronze, and the pending
-    work."""
+    """The last hour listed, the names of the open hours' files known to be in bronze, the pending work,
+    and per table the storage id of the latest bronze materialization those names reflect."""
 
     listed_to: datetime | None = None
     ingested: dict[str, dict[datetime, set[str]]] = field(default_factory=dict)
     pending: dict[Work, Pending] = field(default_factory=dict)
+    seen: dict[str, int | None] = field(default_factory=dict)
 
     def serialize(self) -> str:
         return json.dumps(
@@ -58,6 +61,7 @@ class LandingCursor:
                     for table, hours in sorted(self.ingested.items())
                 },
                 "pending": encode_pending(self.pending),
+                "seen": dict(sorted(self.seen.items())),
             }
         )
 
@@ -73,6 +77,7 @@ class LandingCursor:
                 for table, hours in state.get("ingested", {}).items()
             },
             pending=decode_pending(state.get("pending", {})),
+            seen=state.get("seen", {}),
         )
 
 
@@ -84,6 +89,17 @@ def hours_to_list(
     current = now.replace(minute=0, second=0, microsecond=0)
     start = min(cursor.listed_to, current - HOUR) if cursor.listed_to else current - first_look
     return hours_in(max(start, first_hour), current + HOUR)
+
+
+def latest_materializations(instance: dg.DagsterInstance) -> dict[str, int | None]:
+    """Per bronze table, the storage id of its latest materialization (None before the first)."""
+    latest = {}
+    for topic in TOPICS:
+        records = instance.fetch_materializations(
+            dg.AssetRecordsFilter(asset_key=bronze_key(topic)), limit=1, ascending=False
+        ).records
+        latest[topic.bronze_table] = records[0].storage_id if records else None
+    return latest
 
 
 def landing_tick(
@@ -98,39 +114,58 @@ def landing_tick(
     """One evaluation: what to request, the next cursor, and counts for the log."""
     window = hours_to_list(cursor, now, first_look, first_hour)
     busy = in_flight(instance, keys_by_job)
+    latest = latest_materializations(instance)  # before the ledger is read: a later write is seen next tick
+    seen: dict[str, int | None] = {}
     pending = dict(cursor.pending)
     ingested: dict[str, dict[datetime, set[str]]] = {}
     counts = {"folders": 0, "files": 0, "new": 0}
     unreadable: set[str] = set()
     for topic in TOPICS:
         table = topic.bronze_table
-        known_hours = cursor.ingested.get(table, {})
         hours = sorted(set(window) | {h for t, h in pending if t == table})
+        listed = {hour: {f.name: f.key for f, _ in landed_files(lake, table, hour)} for hour in hours}
+        before = cursor.ingested.get(table, {})
+        known = {hour: set(before.get(hour, set())) & set(names) for hour, names in listed.items()}
+        unchanged = table in cursor.seen and cursor.seen[table] == latest[table]
+        running = {hour for hour in hours if (bronze_key(topic), hour) in busy}
+        check = {
+            hour: [key for name, key in names.items() if name not in known[hour]]
+            for hour, names in listed.items()
+            if not unchanged and hour not in running
+        }
+        check = {hour: keys for hour, keys in check.items() if keys}
+        # the names reflect the latest materialization only if no unknown file was left unchecked
+        complete = unchanged or all(set(listed[hour]) <= known[hour] for hour in running)
+        if check:
+            try:  # one ledger read per table, over every hour with unknown files
+                found = ingested_files(
+                    lake, table, sorted(check), sorted(k for keys in check.values() for k in keys)
+                )
+            except (DeltaError, OSError):  # a broken table: its run will fail, and be asked for again
+                unreadable.add(table)
+                complete, found = False, set()
+            for hour in check:
+                known[hour] |= {name for name, key in listed[hour].items() if key in found}
         for hour in hours:
-            keys = {f.name: f.key for f, _ in landed_files(lake, table, hour)}
-            listed = set(keys)
+            unknown = set(listed[hour]) - known[hour]
             counts["folders"] += 1
-            counts["files"] += len(listed)
-            known = set(known_hours.get(hour, set())) & listed
-            unknown = listed - known
-            if unknown and (bronze_key(topic), hour) not in busy:
-                try:
-                    found = ingested_files(lake, table, [hour], sorted(keys[name] for name in unknown))
-                except (DeltaError, OSError):  # a broken table: its run will fail, and be asked for again
-                    unreadable.add(table)
-                    found = set()
-                known |= {name for name in unknown if keys[name] in found}
-                unknown = listed - known
-                counts["new"] += len(unknown)
+            counts["files"] += len(listed[hour])
+            counts["new"] += len(unknown)
             if unknown:
                 pending.setdefault((table, hour), Pending(now.timestamp()))
             else:
                 pending.pop((table, hour), None)
             if hour in window:
-                ingested.setdefault(table, {})[hour] = known
+                ingested.setdefault(table, {})[hour] = known[hour]
+        if complete:
+            seen[table] = latest[table]
     requests = request_due("bronze", pending, busy, now.timestamp())
     counts["unreadable"] = sorted(unreadable)
-    return requests, LandingCursor(window[-1] if window else cursor.listed_to, ingested, pending), counts
+    return (
+        requests,
+        LandingCursor(window[-1] if window else cursor.listed_to, ingested, pending, seen),
+        counts,
+    )
 
 
 def landing_sensor(

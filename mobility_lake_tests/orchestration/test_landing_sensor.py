@@ -10,6 +10,7 @@ from mobility_lake.bronze.assets import bronze_key
 from mobility_lake.bronze.ingest import ingest_hours
 from mobility_lake.events.catalogue import TOPICS
 from mobility_lake.landing import landing_key
+from mobility_lake.orchestration import landing_sensor as landing_sensor_module
 from mobility_lake.orchestration.landing_sensor import landing_sensor
 from mobility_lake.orchestration.requests import ATTEMPT_TAG
 from mobility_lake.orchestration.resources import LakeResource
@@ -47,6 +48,13 @@ def describe(request: dg.RunRequest) -> tuple[str, str, tuple[str, ...]]:
     key_range = request.partition_key_range
     first, last = (key_range.start, key_range.end) if key_range else (request.partition_key,) * 2
     return first, last, tuple(sorted(k.path[1] for k in request.asset_selection))
+
+
+def ingest(lake: Lake, instance: dg.DagsterInstance, table: str, hours: list[datetime]) -> None:
+    """Ingest as a bronze run does: into the table, then a materialization in the instance."""
+    ingest_hours(lake, table, hours)
+    (topic,) = [t for t in TOPICS if t.bronze_table == table]
+    instance.report_runless_asset_event(dg.AssetMaterialization(bronze_key(topic), partition=key(hours[-1])))
 
 
 def key(hour: datetime) -> str:
@@ -136,9 +144,39 @@ def test_a_failed_run_is_requested_again_after_a_backoff(tmp_path):
         assert soon == [] and later == first
         assert json.loads(cursor)["pending"]["domain_events"][key(H12)]["attempts"] == 2
         # It succeeds: the pending hour is cleared and nothing more is asked.
-        ingest_hours(lake, "domain_events", [H12])
+        ingest(lake, instance, "domain_events", [H12])
         done, cursor = tick(lake, instance, cursor, NOW + timedelta(hours=1))
         assert done == [] and json.loads(cursor)["pending"] == {}
+
+
+def test_the_ledger_is_read_again_only_after_a_bronze_write(tmp_path, monkeypatch):
+    lake = lake_at(tmp_path)
+    reads = []
+    read_ledger = landing_sensor_module.ingested_files
+    monkeypatch.setattr(
+        landing_sensor_module,
+        "ingested_files",
+        lambda lake, table, *args: reads.append(table) or read_ledger(lake, table, *args),
+    )
+    drop(lake, "domain.events", H12, "a.jsonl")
+    drop(lake, "external.weather", H12, "w.jsonl")
+    with dg.instance_for_test() as instance:
+        ingest(lake, instance, "weather", [H12])
+        first, cursor = tick(lake, instance, None)
+        assert first == [(key(H12), key(H12), ("domain_events",))] and sorted(reads) == [
+            "domain_events",
+            "weather",
+        ]
+        reads.clear()
+        # between runs: a new file is new without asking the ledger
+        drop(lake, "external.weather", H12, "w2.jsonl")
+        second, cursor = tick(lake, instance, cursor, NOW + timedelta(seconds=30))
+        assert second == [(key(H12), key(H12), ("weather",))] and reads == []
+        # a run wrote domain_events: only its ledger is read, and its file is done
+        ingest(lake, instance, "domain_events", [H12])
+        third, cursor = tick(lake, instance, cursor, NOW + timedelta(seconds=45))
+        assert third == [] and reads == ["domain_events"]
+        assert set(json.loads(cursor)["pending"]) == {"weather"}
 
 
 def test_an_hour_a_run_is_working_on_is_not_requested_again(tmp_path):
@@ -196,8 +234,8 @@ def test_sensor_on_s3_requests_the_new_files_then_nothing(s3_env, monkeypatch):
     with dg.instance_for_test() as instance:
         requests, cursor = tick(lake, instance, None)
         assert requests == [(key(H11), key(H12), ("domain_events", "weather"))]
-        ingest_hours(lake, "domain_events", [H11])
-        ingest_hours(lake, "weather", [H12])
+        ingest(lake, instance, "domain_events", [H11])
+        ingest(lake, instance, "weather", [H12])
         assert tick(lake, instance, cursor, NOW + timedelta(minutes=1))[0] == []
 
 
