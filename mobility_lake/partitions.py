@@ -64,11 +64,13 @@ def gold_hourly_partitions(settings: Settings) -> dg.HourlyPartitionsDefinition:
 
 
 def daily_partitions(settings: Settings) -> dg.DailyPartitionsDefinition:
-    """Days from the first partition's day, complete days only."""
-    return dg.DailyPartitionsDefinition(start_date=settings.start.strftime("%Y-%m-%d"))
+    """Days from the first partition's day, including today (`end_offset=1`): a day is built from the hours
+    present, says so in its metadata, and is rebuilt as its hours arrive."""
+    return dg.DailyPartitionsDefinition(start_date=settings.start.strftime("%Y-%m-%d"), end_offset=1)
 
 
 def weekly_partitions(settings: Settings) -> dg.WeeklyPartitionsDefinition:
-    """Weeks starting Monday (`day_offset=1`; Dagster's default is Sunday), complete weeks only."""
+    """Weeks starting Monday (`day_offset=1`; Dagster's default is Sunday), including this week, partial
+    like today's day."""
     monday = settings.start - timedelta(days=settings.start.weekday())
-    return dg.WeeklyPartitionsDefinition(start_date=monday.strftime("%Y-%m-%d"), day_offset=1)
+    return dg.WeeklyPartitionsDefinition(start_date=monday.strftime("%Y-%m-%d"), day_offset=1, end_offset=1)

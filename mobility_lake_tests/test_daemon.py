@@ -4,7 +4,7 @@ checked through the GraphQL API the UI reads.
 One lake, as a user meets it: the CLI builds three hours, then `dagster dev` starts on it. The UI shows each
 hour's own figures and verdicts and lists the CLI's runs under their jobs; the sensors request nothing for
 work already done; a backfill of hours older than a week leaves no gold partition unsynced; a run failing
-on a broken table is requested again and succeeds once the fault is gone.
+on a broken table is requested again and succeeds once the fault is gone, and silver follows it.
 """
 
 import json
@@ -322,6 +322,15 @@ def test_the_ui_tells_the_truth_and_history_catches_up(lake_env, dagster_dev):
     (success,) = bronze_runs("SUCCESS")[:1]
     assert int(next(t["value"] for t in success["tags"] if t["key"] == ATTEMPT_TAG)) >= 2
     assert lake.read("bronze", "weather").filter(pl.col("id") == "fault-1").height == 1
+    assert success["jobName"] == "bronze_hourly"  # a sensor's run is a run of its job, listed under it
+
+    # silver_sensor follows the new bronze rows: a run of silver_hourly builds the hour.
+    ui.wait_for(
+        lambda: hour_key(NOW) in ui.materializations(["silver", "weather"], [hour_key(NOW)]), "silver weather"
+    )
+    assert lake.read("silver", "weather").filter(pl.col("event_id") == "fault-1").height == 1
+    followed = [r for r in ui.runs() if any(t["value"] == "silver_sensor" for t in r["tags"])]
+    assert followed and {r["jobName"] for r in followed} == {"silver_hourly"}
 
     # With the daemon running, the CLI's runs go through its run queue.
     with persistent_instance() as instance:

@@ -109,6 +109,18 @@ def test_sensors_and_automation_are_on_by_default():
     )
 
 
+def test_each_sensor_requests_runs_of_the_job_that_holds_its_assets():
+    """A sensor without a target cannot request runs in the daemon; with one, its runs are listed under it."""
+    repository = build_definitions(load_settings({})).get_repository_def()
+    targets = {
+        "landing_sensor": "bronze_hourly",
+        "silver_sensor": "silver_hourly",
+        "demand_sensor": "gold_hourly",
+    }
+    for sensor, job in targets.items():
+        assert repository.get_sensor_def(sensor).job_name == job
+
+
 def test_the_workspace_loads_the_code_location_the_cli_launches_runs_in():
     (entry,) = yaml.safe_load((PROJECT_ROOT / "workspace.yaml").read_text())["load_from"]
     module = entry["python_module"]

@@ -24,6 +24,7 @@ from mobility_lake.bronze.new_rows import NEW_ROWS_METADATA, decode_new_rows
 from mobility_lake.events.catalogue import TOPICS
 from mobility_lake.gold import demand
 from mobility_lake.gold.reads import silver_window
+from mobility_lake.orchestration.jobs import GOLD_JOBS, SILVER_JOB
 from mobility_lake.orchestration.requests import (
     Pending,
     Work,
@@ -121,6 +122,7 @@ def follow_tick(
 
 def follow_sensor(
     name: str,
+    job_name: str,
     follow: Follow,
     description: str,
     lookback: timedelta,
@@ -129,6 +131,7 @@ def follow_sensor(
 ) -> dg.SensorDefinition:
     @dg.sensor(
         name=name,
+        job_name=job_name,  # its runs are runs of that job: listed under it, re-executable from the UI
         minimum_interval_seconds=30,
         default_status=dg.DefaultSensorStatus.RUNNING,
         description=description,
@@ -184,6 +187,7 @@ def silver_sensor(
     follow = Follow("silver", tuple(silver_by_key), due, _never_materialized)
     return follow_sensor(
         "silver_sensor",
+        SILVER_JOB,
         follow,
         "Requests silver runs for exactly the event hours that new bronze rows touch, for rows up to "
         f"{lateness_hours} h late (MOBILITY_LAKE_LATENESS_HOURS); requests them again, with backoff, when a "
@@ -223,6 +227,7 @@ def demand_sensor(
 
     return follow_sensor(
         "demand_sensor",
+        GOLD_JOBS["hourly"],
         Follow("gold", (BOOKINGS,), due),
         "Re-runs the demand hours a silver booking hour changes besides its own: the hours of the trips it "
         "completes or zones, and the same hour of the next 27 days (the trailing averages).",

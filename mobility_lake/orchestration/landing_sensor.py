@@ -23,6 +23,7 @@ from mobility_lake.bronze.assets import bronze_key
 from mobility_lake.bronze.ingest import landed_files
 from mobility_lake.bronze.ledger import ingested_files
 from mobility_lake.events.catalogue import TOPICS
+from mobility_lake.orchestration.jobs import BRONZE_JOB
 from mobility_lake.orchestration.requests import (
     Pending,
     Work,
@@ -178,7 +179,7 @@ def landing_sensor(
         name="landing_sensor",
         minimum_interval_seconds=30,
         default_status=dg.DefaultSensorStatus.RUNNING,
-        asset_selection=dg.AssetSelection.groups("bronze"),
+        job_name=BRONZE_JOB,  # its runs are runs of that job: listed under it, re-executable from the UI
         description=(
             "Requests bronze runs for the landing files of the open arrival hours that bronze does not hold "
             "yet; requests them again, with backoff, when a run fails."

@@ -104,7 +104,7 @@ def chunks(
     partitions_def: dg.TimeWindowPartitionsDefinition, ranges: list[tuple[datetime, datetime]]
 ) -> list[tuple[datetime, datetime]]:
     """The ranges cut into runs of at most a day of hours, a week of days or four weeks of weeks."""
-    if not ranges:  # e.g. no complete week yet: the partitions definition has no first key to size chunks by
+    if not ranges:  # e.g. hours before the first week: no partition, and no first key to size chunks by
         return []
     first = partitions_def.time_window_for_partition_key(partitions_def.get_first_partition_key())
     size = CHUNKS.get(first.end - first.start, timedelta(weeks=4))
