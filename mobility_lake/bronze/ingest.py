@@ -141,6 +141,12 @@ def _file_rows(
 ) -> pl.DataFrame:
     payload = lake.read_bytes(landing.key)
     records = records_from_file(landing.name, payload, STRUCT_PAYLOADS.get(table))
+    reasons = Counter(records["error"].drop_nulls().str.extract(r"^([a-z_0-9]+)", 1).to_list())
+    if reasons:  # the file and reason counts, never a line's content
+        described = ", ".join(f"{reason} {n}" for reason, n in sorted(reasons.items()))
+        log.warning(
+            f"{landing.key}: {sum(reasons.values())} of {records.height} record(s) unparsed ({described})"
+        )
     return records.with_columns(
         pl.lit(landing.key).alias("landing_file"),
         pl.lit(ingested_at, pl.Datetime("us", "UTC")).alias("ingested_at"),

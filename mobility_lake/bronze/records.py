@@ -14,6 +14,10 @@ import polars as pl
 
 from mobility_lake.events.catalogue import ENVELOPE_ATTRIBUTES
 
+ORJSON_MAX_DEPTH = 254  # orjson writes at most this many nested levels (and reads at most 1024)
+
+TOO_DEEP = f"too_deep: the event nests deeper than {ORJSON_MAX_DEPTH} levels"
+
 BRONZE_COLUMNS: dict[str, pl.DataType] = {
     **{name: pl.String() for name in ENVELOPE_ATTRIBUTES},
     "data": pl.String(),
@@ -98,10 +102,19 @@ def _parse_line(line: bytes) -> dict[str, str | None]:
     try:
         event = orjson.loads(text)
     except orjson.JSONDecodeError as exc:
+        if "depth limit" in exc.msg or "recursion" in exc.msg.lower():
+            return {"raw": text, "error": TOO_DEEP}
         return {"raw": text, "error": f"malformed_json: {exc.msg} at column {exc.colno}"}
     if not isinstance(event, dict):
         return {"raw": text, "error": f"not_an_object: the line is a JSON {type(event).__name__}"}
-    return _envelope(event)
+    try:
+        return _envelope(event)
+    except orjson.JSONEncodeError:  # parsed, but nested deeper than orjson writes: kept as it arrived
+        return {
+            **{k: v for k, v in event.items() if k in ENVELOPE_ATTRIBUTES and isinstance(v, str)},
+            "raw": text,
+            "error": TOO_DEEP,
+        }
 
 
 def _envelope(event: dict) -> dict[str, str | None]:
@@ -128,7 +141,10 @@ def _parquet_records(payload: bytes, payload_struct: pl.Struct | None) -> pl.Dat
         return _file_error(f"unreadable_parquet: {_first_line(exc)}", payload_struct)
     if frame.height == 0:
         return _file_error("empty_file: the Parquet file has no rows", payload_struct)
-    return _parquet_to_bronze(frame, payload_struct)
+    try:
+        return _parquet_to_bronze(frame, payload_struct)
+    except (pl.exceptions.PolarsError, pl.exceptions.PanicException) as exc:  # a type JSON text cannot hold
+        return _file_error(f"unsupported_type: {_first_line(exc)}", payload_struct)
 
 
 def _parquet_to_bronze(frame: pl.DataFrame, payload_struct: pl.Struct | None) -> pl.DataFrame:
@@ -156,20 +172,57 @@ def _parquet_to_bronze(frame: pl.DataFrame, payload_struct: pl.Struct | None) ->
         data_expr = pl.lit(None, pl.String)
         struct_expr = pl.col("data").cast(payload_struct, strict=True).alias("data_struct")
     else:
-        data_expr = pl.col("data").struct.json_encode()
+        data_expr = _json_ready(pl.col("data"), data_dtype)
+        data_expr = data_expr if data_dtype == pl.Binary else data_expr.struct.json_encode()
     extras += [c for c in frame.columns if c not in ENVELOPE_ATTRIBUTES and c != "data"]
     missing = [c for c in ("id", "source", "type") if c not in frame.columns]
     error = f"parquet_schema: missing column(s) {', '.join(missing)}" if missing else None
+    if error is None and data_dtype is not None and _has_binary(data_dtype):
+        error = "unsupported_type: the payload holds binary values, kept as base64 text"
+    extensions = (
+        pl.struct([_json_ready(pl.col(c), frame.schema[c]).alias(c) for c in extras]).struct.json_encode()
+        if extras
+        else pl.lit(None, pl.String)
+    )
     out = frame.select(
         *exprs,
         data_expr.alias("data"),
-        (pl.struct(extras).struct.json_encode() if extras else pl.lit(None, pl.String)).alias("extensions"),
+        extensions.alias("extensions"),
         pl.lit(None, pl.String).alias("raw"),
         pl.lit(error, pl.String).alias("error"),
         pl.int_range(1, pl.len() + 1, dtype=pl.Int64).alias("record_number"),
         *([struct_expr] if struct_expr is not None else []),
     )
     return out
+
+
+def _has_binary(dtype: pl.DataType) -> bool:
+    if dtype == pl.Binary:
+        return True
+    if isinstance(dtype, pl.Struct):
+        return any(_has_binary(f.dtype) for f in dtype.fields)
+    if isinstance(dtype, pl.List | pl.Array):
+        return _has_binary(dtype.inner)
+    if isinstance(dtype, pl.Map):
+        return _has_binary(dtype.key) or _has_binary(dtype.value)
+    return False
+
+
+def _json_ready(expr: pl.Expr, dtype: pl.DataType) -> pl.Expr:
+    """Binary values, at any depth, as base64 text: JSON cannot hold bytes (polars panics writing them)."""
+    if not _has_binary(dtype):
+        return expr
+    if dtype == pl.Binary:
+        return expr.bin.encode("base64")
+    if isinstance(dtype, pl.Struct):
+        fields = [_json_ready(expr.struct.field(f.name), f.dtype).alias(f.name) for f in dtype.fields]
+        return pl.when(expr.is_not_null()).then(pl.struct(fields))
+    if isinstance(dtype, pl.Map):  # as its entries, which JSON can hold once their bytes are text
+        entries = pl.List(pl.Struct({"key": dtype.key, "value": dtype.value}))
+        return _json_ready(expr.cast(entries), entries)
+    if isinstance(dtype, pl.Array):
+        expr = expr.arr.to_list()
+    return expr.list.eval(_json_ready(pl.element(), dtype.inner))
 
 
 def _rfc3339(column: pl.Expr, dtype: pl.Datetime) -> pl.Expr:

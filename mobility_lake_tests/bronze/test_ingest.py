@@ -162,3 +162,33 @@ def test_rows_carry_their_parsed_event_hour_and_the_report_counts_new_rows_per_e
     assert dict(report.event_hours) == {(H8, h7): 1, (H8, H8): 1, (H8, h6): 1, (H8, None): 1}
     table = lake.read("bronze", "domain_events").sort("record_number")
     assert table["event_hour"].to_list() == [h7, H8, h6, None]
+
+
+def test_files_bronze_cannot_serialize_are_recorded_with_reasons_named_by_file_and_the_hour_goes_on(
+    lake, caplog
+):
+    """Issue 12, findings 1 and 2: a deep JSON event and a Parquet file with binary values stopped the
+    whole arrival hour; now each becomes records with a reason, the log names the file, and the other
+    files of the hour are ingested as usual."""
+    import io
+
+    import polars as pl
+
+    deep = b'{"id":"deep","source":"//s","type":"t","data":' + b'{"a":' * 600 + b"1" + b"}" * 600 + b"}\n"
+    land(lake, H8, "deep.jsonl", lines(2, "before") + deep)
+    buffer = io.BytesIO()
+    pl.DataFrame(
+        {"id": ["bin"], "source": ["//s"], "type": ["t"], "data": [{"blob": b"\x00\xff"}]}
+    ).write_parquet(buffer)
+    land(lake, H8, "binary.parquet", buffer.getvalue())
+    good = land(lake, H8, "good.jsonl", lines(3, "good"))
+    with caplog.at_level("WARNING", logger=ingest.__name__):
+        report = ingest_hours(lake, "domain_events", [H8])
+    assert (report.files_added, report.rows_added) == (3, 7)
+    assert report.errors == {"too_deep": 1, "unsupported_type": 1}
+    table = lake.read("bronze", "domain_events")
+    assert table.filter(pl.col("landing_file") == good)["error"].null_count() == 3
+    warnings = [r.getMessage() for r in caplog.records]
+    assert any("deep.jsonl" in w and "too_deep" in w for w in warnings)
+    assert any("binary.parquet" in w and "unsupported_type" in w for w in warnings)
+    assert not any("\\x00" in w or "before-0" in w for w in warnings)  # counts and reasons, never content

@@ -158,3 +158,42 @@ def test_parquet_timestamp_time_is_kept_as_rfc3339_text():
     )
     frame = records_from_file("a.parquet", parquet(rows))
     assert frame["time"][0] == "2026-03-10T08:01:02.000Z"
+
+
+@pytest.mark.parametrize(
+    ("depth", "reason"),
+    [
+        (254, None),
+        (255, "too_deep"),
+        (600, "too_deep"),
+        (1023, "too_deep"),
+        (1024, "too_deep"),
+        (5000, "too_deep"),
+    ],
+)
+def test_an_event_nested_too_deep_is_kept_raw_with_its_reason_and_the_rest_survives(depth, reason):
+    """Bronze writes payloads as JSON text: what orjson cannot read (over 1024 levels) or write back (over
+    254) is kept raw, with its identity where it could be read."""
+    nested = b'{"a":' * depth + b"1" + b"}" * depth
+    deep = orjson.dumps({**EVENT, "id": "deep"})[:-1] + b',"data":' + nested + b"}"
+    frame = records_from_file("a.jsonl", LINE + deep + b"\n" + LINE)
+    assert errors(frame) == [None, reason, None]
+    if reason:
+        assert frame["raw"][1] == deep.decode() and frame["data"][1] is None
+    if depth < 1024:
+        assert frame["id"][1] == "deep"
+
+
+@pytest.mark.parametrize(
+    ("column", "value"),
+    [("data", {"blob": b"\x00\xff", "n": 1}), ("signature", b"\x00\xff"), ("data", {"parts": [b"\x01"]})],
+    ids=["binary in the payload struct", "binary extra column", "binary inside a list"],
+)
+def test_parquet_binary_values_are_kept_as_base64_never_a_crash(column, value):
+    row = {**{k: v for k, v in EVENT.items() if k != "data"}, "data": "{}", column: value}
+    frame = records_from_file("a.parquet", parquet(pl.DataFrame([row])))
+    assert frame.height == 1
+    kept = orjson.loads(frame["data" if column == "data" else "extensions"][0])
+    assert "AP8=" in str(kept) or "AQ==" in str(kept)  # base64 of the bytes
+    # a binary payload field is not what any event type declares: silver quarantines it by this reason
+    assert errors(frame) == (["unsupported_type"] if column == "data" else [None])
