@@ -9,6 +9,7 @@ import time
 from datetime import UTC, datetime, timedelta
 
 from mobility_lake.orchestration.runs import RunFailed
+from mobility_lake.preflight import check_root
 from mobility_lake.settings import SettingsError, load_settings
 
 TIME_FORMATS = ("%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%dT%H")
@@ -90,6 +91,8 @@ def main(argv: list[str] | None = None) -> int:
         settings = load_settings()
         if getattr(args, "end", None) is not None and args.end <= args.start:
             raise UsageError("mobility-lake materialize: --end must be after --start")
+        if args.command != "lineage":  # every other command reads or writes the lake
+            check_root(settings)
         return COMMANDS[args.command](args, settings)
     except (UsageError, SettingsError) as exc:
         print(f"error: {exc}", file=sys.stderr)

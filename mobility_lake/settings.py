@@ -6,6 +6,7 @@ touches the lake. Credentials are never defaulted to empty strings: unset stays 
 
 import os
 import re
+import tempfile
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -176,6 +177,21 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
     return Settings(root, start, lateness, s3, max_quarantine_share=share, quarantine_min_rows=min_rows)
 
 
+def check_directory(path: Path, name: str) -> None:
+    """`path` is, or can be made, a directory this process can write to."""
+    if path.exists() and not path.is_dir():
+        raise SettingsError(f"{name} is '{path}': a file, expected a directory")
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=path):
+            pass
+    except (FileExistsError, NotADirectoryError):
+        raise SettingsError(f"{name} is '{path}': a parent is a file, expected a directory") from None
+    except OSError as exc:
+        reason = exc.strerror or type(exc).__name__
+        raise SettingsError(f"{name} is '{path}': not a writable directory ({reason.lower()})") from None
+
+
 def dagster_home(env: dict[str, str] | None = None) -> Path:
     """DAGSTER_HOME, or `data/dagster_home` under the project root when unset; created if missing."""
     env = os.environ if env is None else env
@@ -183,5 +199,5 @@ def dagster_home(env: dict[str, str] | None = None) -> Path:
     path = Path(value)
     if not path.is_absolute():
         raise SettingsError(f"DAGSTER_HOME is '{value}': expected an absolute directory path")
-    path.mkdir(parents=True, exist_ok=True)
+    check_directory(path, "DAGSTER_HOME")
     return path

@@ -50,3 +50,78 @@ def test_a_bad_setting_exits_2_naming_the_variable(tmp_path):
     assert completed.returncode == 2
     assert completed.stderr.strip().startswith("error: MOBILITY_LAKE_LATENESS_HOURS is 'lots'")
     assert completed.stderr.count("\n") == 1
+
+
+def run_cli(args: list[str], env: dict[str, str], home) -> subprocess.CompletedProcess:
+    """The command as a user runs it: no AWS files of the machine's user, nothing inherited but PATH."""
+    return subprocess.run(
+        [sys.executable, "-m", "mobility_lake.cli", *args],
+        env={"PATH": "", "HOME": str(home), **env},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+QUERY = ["query", "select 1"]
+MATERIALIZE = ["materialize", "--start", "2026-03-10T08:00", "--end", "2026-03-10T09:00"]
+
+
+@pytest.mark.parametrize(
+    ("command", "setting", "expected"),
+    [
+        (MATERIALIZE, "root is a file", "MOBILITY_LAKE_ROOT is '{file}': a file, expected a directory"),
+        (QUERY, "root is a file", "MOBILITY_LAKE_ROOT is '{file}': a file, expected a directory"),
+        (QUERY, "root under a file", "MOBILITY_LAKE_ROOT is '{file}/lake': a parent is a file"),
+        (QUERY, "root not writable", "MOBILITY_LAKE_ROOT is '/sys/lake': not a writable directory"),
+        (MATERIALIZE, "home is a file", "DAGSTER_HOME is '{file}': a file, expected a directory"),
+    ],
+)
+def test_an_unusable_root_or_home_exits_2_with_one_line(tmp_path, command, setting, expected):
+    """Issue 12, finding 6: these printed 190-230 lines of traceback and exited 1."""
+    file = tmp_path / "a-file"
+    file.write_text("not a directory")
+    env = {"MOBILITY_LAKE_ROOT": str(tmp_path / "lake"), "DAGSTER_HOME": str(tmp_path / "home")}
+    env |= {
+        "root is a file": {"MOBILITY_LAKE_ROOT": str(file)},
+        "root under a file": {"MOBILITY_LAKE_ROOT": str(file / "lake")},
+        "root not writable": {"MOBILITY_LAKE_ROOT": "/sys/lake"},  # refused even to root
+        "home is a file": {"DAGSTER_HOME": str(file)},
+    }[setting]
+    completed = run_cli(command, env, tmp_path)
+    assert completed.returncode == 2, completed.stderr[-2000:]
+    assert completed.stderr.startswith("error: " + expected.format(file=file))
+    assert completed.stderr.count("\n") == 1
+
+
+def test_an_s3_root_without_credentials_exits_2_at_once(tmp_path):
+    completed = run_cli(QUERY, {"MOBILITY_LAKE_ROOT": "s3://no-such-lake/x"}, tmp_path)
+    assert completed.returncode == 2
+    assert completed.stderr.startswith("error: MOBILITY_LAKE_ROOT is an s3:// root but no AWS credentials")
+    assert completed.stderr.count("\n") == 1
+
+
+def test_an_unreachable_s3_store_exits_2_naming_the_endpoint(tmp_path):
+    env = {
+        "MOBILITY_LAKE_ROOT": "s3://lake/x",
+        "AWS_ENDPOINT_URL": "http://127.0.0.1:9",  # nothing listens on the discard port
+        "AWS_ALLOW_HTTP": "true",
+        "AWS_ACCESS_KEY_ID": "k",
+        "AWS_SECRET_ACCESS_KEY": "s",
+    }
+    completed = run_cli(QUERY, env, tmp_path)
+    assert completed.returncode == 2
+    assert "http://127.0.0.1:9 cannot be reached" in completed.stderr and completed.stderr.count("\n") == 1
+
+
+@pytest.mark.s3
+def test_a_missing_bucket_and_wrong_keys_exit_2(s3_env, tmp_path):
+    missing = {**s3_env, "MOBILITY_LAKE_ROOT": "s3://no-such-bucket/x"}
+    completed = run_cli(QUERY, missing, tmp_path)
+    assert completed.returncode == 2
+    assert "bucket 'no-such-bucket' does not exist" in completed.stderr
+    wrong = {**s3_env, "AWS_SECRET_ACCESS_KEY": "not-the-secret"}
+    completed = run_cli(QUERY, wrong, tmp_path)
+    assert completed.returncode == 2
+    assert "refused access to bucket" in completed.stderr and completed.stderr.count("\n") == 1
+    assert "not-the-secret" not in completed.stderr
