@@ -8,7 +8,10 @@ import sys
 import time
 from datetime import UTC, datetime, timedelta
 
+from mobility_lake.bronze.new_rows import NEW_ROWS_METADATA, decode_new_rows
+from mobility_lake.events.catalogue import LANDING_SUFFIXES
 from mobility_lake.orchestration.runs import RunFailed
+from mobility_lake.placement import DueHours, due_hours
 from mobility_lake.preflight import check_root
 from mobility_lake.settings import SettingsError, load_settings
 
@@ -119,7 +122,9 @@ def cmd_materialize(args: argparse.Namespace, settings) -> int:
     return 0
 
 
-def _materialize(settings, start: datetime, end: datetime) -> None:
+def _materialize(settings, start: datetime, end: datetime, instance=None, runs=None) -> None:
+    """`materialize`, printing a line per run; `instance` and `runs` default to the persistent instance
+    and runs launched in the code location."""
     from mobility_lake.orchestration.jobs import BRONZE_JOB, SILVER_JOB
     from mobility_lake.orchestration.runs import ChunkResult, materialize, persistent_instance
 
@@ -135,6 +140,8 @@ def _materialize(settings, start: datetime, end: datetime) -> None:
     def report(chunk: ChunkResult) -> None:
         if chunk.job == BRONZE_JOB:
             done = f"{total(chunk, 'files_added')} new file(s), {total(chunk, 'rows_added')} row(s)"
+            if skipped := total(chunk, "files_skipped"):
+                done += f", {skipped} file(s) skipped (not {', '.join(LANDING_SUFFIXES)})"
         elif chunk.job == SILVER_JOB:
             done = (
                 f"{total(chunk, 'silver_rows')} silver row(s), {total(chunk, 'quarantined_rows')} quarantined"
@@ -151,10 +158,30 @@ def _materialize(settings, start: datetime, end: datetime) -> None:
         )
         for check in chunk.failed_checks:
             print(f"  check failed: {check}", flush=True)
+        if chunk.job == BRONZE_JOB and (late := too_late(chunk, settings)).rows_too_late:
+            first, last = min(late.late_hours), max(late.late_hours) + timedelta(hours=1)
+            print(
+                f"  {late.rows_too_late} event(s) arrived more than {settings.lateness_hours} h after their hour "
+                f"and stay in bronze; place them with: mobility-lake materialize --start {first:%Y-%m-%dT%H:%M} "
+                f"--end {last:%Y-%m-%dT%H:%M}",
+                flush=True,
+            )
 
-    instance = persistent_instance()
+    instance = instance or persistent_instance()
     print(f"materializing {start:%Y-%m-%dT%H:%M} .. {end:%Y-%m-%dT%H:%M} into {settings.root}", flush=True)
-    materialize(settings, start, end, instance, report)
+    materialize(settings, start, end, instance, report, runs=runs)
+
+
+def too_late(chunk, settings) -> DueHours:
+    """The new bronze rows of a chunk beyond the lateness window, and their silver hours."""
+    arrivals = [
+        row
+        for parts in chunk.metadata.values()
+        for figures in parts.values()
+        if NEW_ROWS_METADATA in figures
+        for row in decode_new_rows(figures[NEW_ROWS_METADATA])
+    ]
+    return due_hours(arrivals, settings.start, timedelta(hours=settings.lateness_hours))
 
 
 def cmd_query(args: argparse.Namespace, settings) -> int:

@@ -39,6 +39,7 @@ class DueHours:
 
     hours: frozenset[datetime]
     rows_too_late: int
+    late_hours: frozenset[datetime] = frozenset()  # the silver hours of those rows
 
 
 def due_hours(
@@ -46,6 +47,7 @@ def due_hours(
 ) -> DueHours:
     """From (arrival hour, event hour, new rows) triples, the silver hours that the new rows touch."""
     hours: set[datetime] = set()
+    late: set[datetime] = set()
     too_late = 0
     for arrival, event, rows in arrivals:
         hour = place(event, arrival, first_hour)
@@ -53,4 +55,5 @@ def due_hours(
             hours.add(hour)
         else:
             too_late += rows
-    return DueHours(frozenset(hours), too_late)
+            late.add(hour)
+    return DueHours(frozenset(hours), too_late, frozenset(late))

@@ -5,6 +5,7 @@ Each asset lists its topic's hour folders and hands them to the ingest core. A r
 """
 
 from collections.abc import Iterator
+from datetime import timedelta
 
 import dagster as dg
 
@@ -18,6 +19,7 @@ from mobility_lake.orchestration.reports import PartitionReport, report_partitio
 from mobility_lake.orchestration.resources import LakeResource
 from mobility_lake.orchestration.retries import retry_transient
 from mobility_lake.partitions import SINGLE_RUN, hour_key, hours_in
+from mobility_lake.placement import due_hours
 
 
 def landing_key(topic: Topic) -> dg.AssetKey:
@@ -45,7 +47,7 @@ def landing_specs() -> list[dg.AssetSpec]:
     ]
 
 
-def bronze_asset(topic: Topic, partitions_def: dg.PartitionsDefinition) -> dg.AssetsDefinition:
+def bronze_asset(topic: Topic, partitions_def: dg.TimeWindowPartitionsDefinition) -> dg.AssetsDefinition:
     @dg.asset(
         key=bronze_key(topic),
         deps=[landing_key(topic)],
@@ -74,23 +76,35 @@ def bronze_asset(topic: Topic, partitions_def: dg.PartitionsDefinition) -> dg.As
                 f"{topic.bronze_table} {hour_key(hour)}: {report.files_added} file(s) added, "
                 f"{report.files_already_ingested} already ingested, {report.rows_added} row(s)"
             )
-            reports.append(PartitionReport(hour_key(hour), _hour_metadata(report)))
+            late = due_hours(
+                [(h, e, n) for (h, e), n in report.event_hours.items()],
+                partitions_def.start,
+                timedelta(hours=lake.lateness_hours),
+            )
+            if late.rows_too_late:
+                context.log.warning(
+                    f"{topic.bronze_table} {hour_key(hour)}: {late.rows_too_late} new row(s) more than "
+                    f"{lake.lateness_hours} h late stay in bronze until their silver hour is re-run"
+                )
+            reports.append(PartitionReport(hour_key(hour), _hour_metadata(report, late.rows_too_late)))
         yield from report_partitions(context, reports)
 
     return _bronze
 
 
-def _hour_metadata(report: IngestReport) -> dict[str, object]:
-    """What one arrival hour's run added: counts and reason codes; and, for the late-data sensor, its new
-    rows per event hour."""
+def _hour_metadata(report: IngestReport, rows_too_late: int) -> dict[str, object]:
+    """What one arrival hour's run added: counts and reason codes, what it skipped and left unplaced; and,
+    for the late-data sensor, its new rows per event hour."""
     return {
         "files_added": report.files_added,
         "files_already_ingested": report.files_already_ingested,
+        "files_skipped": report.files_skipped,
+        "rows_too_late": rows_too_late,
         "rows_added": report.rows_added,
         "error_rows_by_reason": dict(sorted(report.errors.items())),
         NEW_ROWS_METADATA: encode_new_rows(report.event_hours),
     }
 
 
-def bronze_assets(partitions_def: dg.PartitionsDefinition) -> list[dg.AssetsDefinition]:
+def bronze_assets(partitions_def: dg.TimeWindowPartitionsDefinition) -> list[dg.AssetsDefinition]:
     return [bronze_asset(topic, partitions_def) for topic in TOPICS]

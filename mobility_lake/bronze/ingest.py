@@ -15,7 +15,7 @@ import polars as pl
 
 from mobility_lake.bronze.ledger import arrival_date, ingested_files
 from mobility_lake.bronze.records import BRONZE_COLUMNS, records_from_file
-from mobility_lake.events.catalogue import TELEMETRY, topic_for_table
+from mobility_lake.events.catalogue import LANDING_SUFFIXES, TELEMETRY, topic_for_table
 from mobility_lake.events.envelope import parse_event_time
 from mobility_lake.landing import LandingFile, hour_folder, parse_landing_key
 from mobility_lake.storage import Lake, ObjectInfo
@@ -32,6 +32,7 @@ class IngestReport:
 
     files_added: int = 0
     files_already_ingested: int = 0
+    files_skipped: int = 0  # in the hour folder, but not a landing file (another extension)
     rows_added: int = 0
     errors: Counter = field(default_factory=Counter)
     # new rows per (arrival hour, event hour or None): which silver hours the new rows touch
@@ -40,6 +41,7 @@ class IngestReport:
     def merge(self, other: "IngestReport") -> None:
         self.files_added += other.files_added
         self.files_already_ingested += other.files_already_ingested
+        self.files_skipped += other.files_skipped
         self.rows_added += other.rows_added
         self.errors.update(other.errors)
         self.event_hours.update(other.event_hours)
@@ -47,13 +49,23 @@ class IngestReport:
 
 def landed_files(lake: Lake, table: str, hour: datetime) -> list[tuple[LandingFile, ObjectInfo]]:
     """The landing files of a table's topic in one arrival-hour folder."""
+    return list_hour_folder(lake, table, hour)[0]
+
+
+def list_hour_folder(
+    lake: Lake, table: str, hour: datetime
+) -> tuple[list[tuple[LandingFile, ObjectInfo]], list[str]]:
+    """The landing files of a table's topic in one arrival-hour folder, and the keys of the other files
+    there (another extension, a sink's temporary file): those are skipped, and said so."""
     topic = topic_for_table(table).name
-    found = []
+    found, skipped = [], []
     for info in lake.list_files(hour_folder(topic, hour)):
         landing = parse_landing_key(info.key)
         if landing is not None and landing.topic == topic and landing.hour == hour:
             found.append((landing, info))
-    return found
+        else:
+            skipped.append(info.key)
+    return found, skipped
 
 
 ORIGIN_COLUMNS = {
@@ -86,11 +98,14 @@ def ingest_hours(lake: Lake, table: str, hours: list[datetime]) -> IngestReport:
 
 
 def _ingest_hour(lake: Lake, table: str, hour: datetime) -> IngestReport:
-    listed = landed_files(lake, table, hour)
+    listed, skipped = list_hour_folder(lake, table, hour)
     report = IngestReport()
     for batch in _batches(listed):
         report.merge(_ingest_batch(lake, table, hour, batch))
     report.files_already_ingested = len(listed) - report.files_added
+    report.files_skipped = len(skipped)
+    for key in skipped:
+        log.warning(f"{key}: skipped, not a landing file (expected {', '.join(LANDING_SUFFIXES)})")
     log.info(
         "bronze/%s %s: %d files added, %d already ingested, %d rows",
         table,
