@@ -29,6 +29,7 @@ import pandera.polars as pa
 import polars as pl
 
 from mobility_lake.events.catalogue import TYPE_PREFIX, VEHICLE_TYPES
+from mobility_lake.gold.exact import MILLIONTHS, exact_mean, exact_sum
 from mobility_lake.gold.schema import mart_schema
 
 CREATED = TYPE_PREFIX + "booking.created.v1"
@@ -148,8 +149,8 @@ def trips_per_hour(bookings: pl.LazyFrame, start: datetime, end: datetime) -> pl
         .filter(pl.col("zone_id").is_not_null())
         .group_by("zone_id", "vehicle_type", _slot("started_at"))
         .agg(
-            avg_trip_duration=pl.col("trip_duration_min").mean(),
-            total_revenue=pl.col("fare_amount_eur").sum(),
+            avg_trip_duration=exact_mean(pl.col("trip_duration_min"), MILLIONTHS),
+            total_revenue=exact_sum(pl.col("fare_amount_eur"), MILLIONTHS),
         )
     )
 
@@ -169,7 +170,7 @@ def fleet_per_hour(telemetry: pl.LazyFrame, start: datetime, end: datetime) -> p
     )
     return (
         readings.group_by(SLOT)
-        .agg(avg_battery_level=pl.col("battery_level").mean())
+        .agg(avg_battery_level=exact_mean(pl.col("battery_level"), MILLIONTHS))
         .join(available, on=SLOT, how="left")
         .with_columns(pl.col("available_vehicles").fill_null(0))
     )

@@ -22,6 +22,7 @@ import pandera.polars as pa
 import polars as pl
 
 from mobility_lake.events.catalogue import TYPE_PREFIX, VEHICLE_TYPES
+from mobility_lake.gold.exact import MILLIONTHS, exact_sum
 from mobility_lake.gold.schema import mart_schema
 
 CREATED = TYPE_PREFIX + "booking.created.v1"
@@ -99,8 +100,8 @@ def revenue_by_vehicle_type_daily(bookings: pl.LazyFrame, payments: pl.LazyFrame
         .agg(
             bookings=(pl.col("event_type") == CREATED).sum(),
             completed_trips=is_completed.sum(),
-            gross_revenue_eur=pl.col("fare_eur").filter(is_completed).sum(),
-            refunds_eur=pl.col("refund_eur").sum(),
+            gross_revenue_eur=exact_sum(pl.col("fare_eur").filter(is_completed), MILLIONTHS),
+            refunds_eur=exact_sum(pl.col("refund_eur"), MILLIONTHS),
         )
         .with_columns(
             net_revenue_eur=pl.col("gross_revenue_eur") - pl.col("refunds_eur"),

@@ -21,6 +21,7 @@ import pandera.polars as pa
 import polars as pl
 
 from mobility_lake.events.catalogue import TYPE_PREFIX, VEHICLE_TYPES
+from mobility_lake.gold.exact import MILLIONTHS, exact_sum
 from mobility_lake.gold.schema import mart_schema
 
 COMPLETED = TYPE_PREFIX + "booking.completed.v1"
@@ -81,9 +82,9 @@ def vehicle_utilization_daily(telemetry: pl.LazyFrame, bookings: pl.LazyFrame, d
         .group_by("vehicle_id")
         .agg(
             trips=pl.len(),
-            minutes_in_use=pl.col("trip_duration_min").sum(),
-            distance_km=pl.col("distance_km").sum(),
-            revenue_eur=pl.col("fare_amount_eur").sum(),
+            minutes_in_use=exact_sum(pl.col("trip_duration_min"), MILLIONTHS),
+            distance_km=exact_sum(pl.col("distance_km"), MILLIONTHS),
+            revenue_eur=exact_sum(pl.col("fare_amount_eur"), MILLIONTHS),
             trip_vehicle_type=_latest("vehicle_type"),
             trip_city=_latest("city"),
         )
