@@ -95,7 +95,7 @@ def main(argv: list[str] | None = None) -> int:
         if getattr(args, "end", None) is not None and args.end <= args.start:
             raise UsageError("mobility-lake materialize: --end must be after --start")
         if args.command != "lineage":  # every other command reads or writes the lake
-            check_root(settings)
+            check_root(settings, writes=args.command != "query")
         return COMMANDS[args.command](args, settings)
     except (UsageError, SettingsError) as exc:
         print(f"error: {exc}", file=sys.stderr)

@@ -5,20 +5,25 @@ or no reachable bucket: each is a one-line `SettingsError` naming the variable (
 from inside a run or a wait on cloud metadata endpoints.
 """
 
+import uuid
 from pathlib import Path
 
 from mobility_lake.settings import Settings, SettingsError, check_directory
 
 
-def check_root(settings: Settings) -> None:
+def check_root(settings: Settings, writes: bool) -> None:
+    """The root can be read (and written, for a command that `writes`)."""
     if settings.s3 is None:
         check_directory(Path(settings.root), "MOBILITY_LAKE_ROOT")
     else:
-        check_bucket(settings)
+        check_bucket(settings, writes)
 
 
-def check_bucket(settings: Settings) -> None:
-    """Credentials resolve (metadata endpoints get one 1-second try) and the bucket answers."""
+def check_bucket(settings: Settings, writes: bool) -> None:
+    """Credentials resolve (metadata endpoints get one 1-second try) and the bucket answers; for a command
+    that writes, the store refuses a second create of the same key (`If-None-Match: *`): delta-rs commits
+    a version by creating its log file that way, and a store that overwrites instead can lose a commit to
+    a concurrent writer."""
     import botocore.config  # only for s3:// roots: a local command does not pay for the import
     import botocore.exceptions
     import botocore.session
@@ -60,3 +65,34 @@ def check_bucket(settings: Settings) -> None:
             f"MOBILITY_LAKE_ROOT is '{settings.root}': {where} cannot be reached ({type(exc).__name__}); check "
             "AWS_ENDPOINT_URL and the network"
         ) from None
+    if writes:
+        check_conditional_writes(client, settings.root, where)
+
+
+def check_conditional_writes(client, root: str, where: str) -> None:
+    import botocore.exceptions
+
+    bucket, _, prefix = root.removeprefix("s3://").partition("/")
+    key = f"{prefix}/_mobility_lake/conditional-write-probe-{uuid.uuid4().hex}".lstrip("/")
+    try:
+        client.put_object(Bucket=bucket, Key=key, Body=b"probe", IfNoneMatch="*")
+        try:
+            client.put_object(Bucket=bucket, Key=key, Body=b"probe", IfNoneMatch="*")
+        except botocore.exceptions.ClientError as exc:
+            if exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode") in (409, 412):
+                return
+            raise
+        raise SettingsError(
+            f"MOBILITY_LAKE_ROOT is '{root}': {where} overwrote an object written with If-None-Match: *; "
+            "Delta commits need a store with conditional writes (AWS S3, MinIO, SeaweedFS)"
+        )
+    except botocore.exceptions.ClientError as exc:
+        status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+        raise SettingsError(
+            f"MOBILITY_LAKE_ROOT is '{root}': {where} refused a write (HTTP {status})"
+        ) from None
+    finally:
+        try:
+            client.delete_object(Bucket=bucket, Key=key)
+        except botocore.exceptions.ClientError:
+            pass

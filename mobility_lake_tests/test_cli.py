@@ -1,9 +1,13 @@
+import http.server
 import subprocess
 import sys
+import threading
 
 import pytest
 
 from mobility_lake.cli import main
+from mobility_lake.settings import load_settings
+from mobility_lake.storage import Lake
 
 
 @pytest.mark.parametrize(
@@ -125,3 +129,55 @@ def test_a_missing_bucket_and_wrong_keys_exit_2(s3_env, tmp_path):
     assert completed.returncode == 2
     assert "refused access to bucket" in completed.stderr and completed.stderr.count("\n") == 1
     assert "not-the-secret" not in completed.stderr
+
+
+SIMULATE = ["simulate", "--start", "2026-03-10T08:00", "--hours", "1", "--vehicles", "2"]
+
+
+@pytest.mark.s3
+def test_a_store_with_conditional_writes_passes_and_keeps_no_probe(s3_env, tmp_path):
+    completed = run_cli(SIMULATE, s3_env, tmp_path)
+    assert completed.returncode == 0, completed.stderr[-2000:]
+    lake = Lake(load_settings(s3_env))
+    assert [f.key for f in lake.list_files("_mobility_lake")] == []  # the probe object is deleted
+    assert any(lake.list_files("landing"))
+
+
+class Overwriting(http.server.BaseHTTPRequestHandler):
+    """A store that answers every request and ignores If-None-Match: it overwrites what it is told not to."""
+
+    def do_HEAD(self):  # noqa: N802 (the handler protocol's name)
+        self.send_response(200)
+        self.end_headers()
+
+    def do_PUT(self):  # noqa: N802
+        self.rfile.read(int(self.headers.get("Content-Length", 0)))
+        self.send_response(200)
+        self.send_header("ETag", '"1"')
+        self.end_headers()
+
+    def do_DELETE(self):  # noqa: N802
+        self.send_response(204)
+        self.end_headers()
+
+    def log_message(self, *args):
+        pass
+
+
+def test_a_store_without_conditional_writes_is_refused_for_writing_commands(tmp_path):
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Overwriting)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    env = {
+        "MOBILITY_LAKE_ROOT": "s3://lake/x",
+        "AWS_ENDPOINT_URL": f"http://127.0.0.1:{server.server_address[1]}",
+        "AWS_ALLOW_HTTP": "true",
+        "AWS_ACCESS_KEY_ID": "k",
+        "AWS_SECRET_ACCESS_KEY": "s",
+    }
+    try:
+        completed = run_cli(SIMULATE, env, tmp_path)
+    finally:
+        server.shutdown()
+    assert completed.returncode == 2
+    assert "overwrote an object written with If-None-Match: *" in completed.stderr
+    assert completed.stderr.count("\n") == 1
