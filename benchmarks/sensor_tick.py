@@ -25,7 +25,7 @@ from mobility_lake.events.catalogue import TOPICS
 from mobility_lake.landing import landing_key
 from mobility_lake.orchestration.landing_sensor import landing_sensor
 from mobility_lake.orchestration.resources import LakeResource
-from mobility_lake.partitions import hourly_partitions, hours_in
+from mobility_lake.partitions import hour_key, hourly_partitions, hours_in
 from mobility_lake.settings import load_settings
 from mobility_lake.storage import Lake
 
@@ -67,7 +67,7 @@ def tick_seconds(
             )
         if n > ticks:  # a bronze run ingests the hour and records its materialization
             ingest_hours(lake, "weather", [now.replace(minute=0)])
-            partition = now.replace(minute=0).strftime("%Y-%m-%d-%H:%M")
+            partition = hour_key(now.replace(minute=0))
             instance.report_runless_asset_event(
                 dg.AssetMaterialization(bronze_key(weather), partition=partition)
             )

@@ -8,10 +8,8 @@ import sys
 import time
 from datetime import UTC, datetime, timedelta
 
-from mobility_lake.bronze.new_rows import NEW_ROWS_METADATA, decode_new_rows
 from mobility_lake.events.catalogue import LANDING_SUFFIXES
-from mobility_lake.orchestration.runs import RunFailed
-from mobility_lake.placement import DueHours, due_hours
+from mobility_lake.orchestration.runs import RunFailed, bronze_due
 from mobility_lake.preflight import check_root
 from mobility_lake.settings import SettingsError, load_settings
 
@@ -158,7 +156,7 @@ def _materialize(settings, start: datetime, end: datetime, instance=None, runs=N
         )
         for check in chunk.failed_checks:
             print(f"  check failed: {check}", flush=True)
-        if chunk.job == BRONZE_JOB and (late := too_late(chunk, settings)).rows_too_late:
+        if chunk.job == BRONZE_JOB and (late := bronze_due([chunk], settings)).rows_too_late:
             first, last = min(late.late_hours), max(late.late_hours) + timedelta(hours=1)
             print(
                 f"  {late.rows_too_late} event(s) arrived more than {settings.lateness_hours} h after their hour "
@@ -170,18 +168,6 @@ def _materialize(settings, start: datetime, end: datetime, instance=None, runs=N
     instance = instance or persistent_instance()
     print(f"materializing {start:%Y-%m-%dT%H:%M} .. {end:%Y-%m-%dT%H:%M} into {settings.root}", flush=True)
     materialize(settings, start, end, instance, report, runs=runs)
-
-
-def too_late(chunk, settings) -> DueHours:
-    """The new bronze rows of a chunk beyond the lateness window, and their silver hours."""
-    arrivals = [
-        row
-        for parts in chunk.metadata.values()
-        for figures in parts.values()
-        if NEW_ROWS_METADATA in figures
-        for row in decode_new_rows(figures[NEW_ROWS_METADATA])
-    ]
-    return due_hours(arrivals, settings.start, timedelta(hours=settings.lateness_hours))
 
 
 def cmd_query(args: argparse.Namespace, settings) -> int:

@@ -34,7 +34,7 @@ from mobility_lake.bronze.new_rows import NEW_ROWS_METADATA, decode_new_rows
 from mobility_lake.orchestration.coordinator import daemon_running
 from mobility_lake.orchestration.jobs import ALL_JOBS, ATTRIBUTE, LOCATION, MODULE, job_partitions
 from mobility_lake.partitions import RANGE_END_TAG, RANGE_START_TAG, consecutive_ranges, hour_key, hours_in
-from mobility_lake.placement import due_hours
+from mobility_lake.placement import DueHours, due_hours
 from mobility_lake.settings import PROJECT_ROOT, Settings, dagster_home
 
 CHUNKS = {timedelta(hours=1): timedelta(hours=24), timedelta(days=1): timedelta(days=7)}  # else 4 weeks
@@ -281,21 +281,26 @@ def run_chunks(
     return results
 
 
+def bronze_due(bronze_chunks: list[ChunkResult], settings: Settings) -> DueHours:
+    """The silver hours the chunks' new bronze rows touch within the lateness window, and the rows (and
+    their hours) later than that."""
+    arrivals = [
+        row
+        for chunk in bronze_chunks
+        for partitions in chunk.metadata.values()
+        for figures in partitions.values()
+        if NEW_ROWS_METADATA in figures
+        for row in decode_new_rows(figures[NEW_ROWS_METADATA])
+    ]
+    return due_hours(arrivals, settings.start, timedelta(hours=settings.lateness_hours))
+
+
 def silver_ranges(
     bronze_chunks: list[ChunkResult], start: datetime, end: datetime, settings: Settings
 ) -> list[tuple[datetime, datetime]]:
     """[start, end) plus the hours that the new bronze rows touch within the lateness window."""
     due = {hour: {"silver"} for hour in hours_in(start, end)}
-    for chunk in bronze_chunks:
-        for partitions in chunk.metadata.values():
-            for figures in partitions.values():
-                if NEW_ROWS_METADATA in figures:
-                    found = due_hours(
-                        decode_new_rows(figures[NEW_ROWS_METADATA]),
-                        settings.start,
-                        timedelta(hours=settings.lateness_hours),
-                    )
-                    due.update({hour: {"silver"} for hour in found.hours})
+    due.update({hour: {"silver"} for hour in bronze_due(bronze_chunks, settings).hours})
     return [(s, e) for s, e, _ in consecutive_ranges(due)]
 
 
