@@ -279,7 +279,7 @@ class Lake:
     def _remove_files(self, layer: str, table: str, adds: list[AddAction]) -> None:
         """Remove written data files no commit refers to."""
         for add in adds:
-            self.fs.rm_file(self._path(f"{layer}/{table}/{add.path}"))
+            self.remove_file(f"{layer}/{table}/{add.path}")
 
     def _file_writer(self, layer: str, table: str) -> Callable[[str, bytes], None]:
         return lambda path, payload: self.write_bytes(f"{layer}/{table}/{path}", payload)
@@ -327,6 +327,9 @@ class Lake:
 
     def read_bytes(self, key: str) -> bytes:
         return self.fs.cat_file(self._path(key))
+
+    def remove_file(self, key: str) -> None:
+        self.fs.rm_file(self._path(key))
 
     def write_bytes(self, key: str, payload: bytes) -> None:
         """Write a file whole: local files are written aside and renamed, S3 objects are one PUT."""

@@ -18,6 +18,7 @@ from mobility_lake.lineage import column_lineage_metadata, landing_schema
 from mobility_lake.orchestration.reports import PartitionReport, report_partitions
 from mobility_lake.orchestration.resources import LakeResource
 from mobility_lake.orchestration.retries import retry_transient
+from mobility_lake.orphans import tidy
 from mobility_lake.partitions import SINGLE_RUN, hour_key, hours_in
 from mobility_lake.placement import due_hours
 
@@ -68,8 +69,10 @@ def bronze_asset(topic: Topic, partitions_def: dg.TimeWindowPartitionsDefinition
     )
     def _bronze(context: dg.AssetExecutionContext, lake: LakeResource) -> Iterator[dg.MaterializeResult]:
         window = context.partition_time_window
+        handle = lake.lake()
         with retry_transient(context):
-            by_hour = ingest_by_hour(lake.lake(), topic.bronze_table, hours_in(window.start, window.end))
+            by_hour = ingest_by_hour(handle, topic.bronze_table, hours_in(window.start, window.end))
+            tidy(handle, [("bronze", topic.bronze_table)], context.log)
         reports = []
         for hour, report in by_hour.items():
             context.log.info(

@@ -15,6 +15,7 @@ from mobility_lake.orchestration.automation import gold_condition
 from mobility_lake.orchestration.reports import PartitionReport, report_partitions
 from mobility_lake.orchestration.resources import LakeResource
 from mobility_lake.orchestration.retries import retry_transient
+from mobility_lake.orphans import tidy
 from mobility_lake.partitions import SINGLE_RUN, hour_key, hours_in
 from mobility_lake.silver.quality import CheckOutcome
 from mobility_lake.storage import Lake
@@ -106,6 +107,7 @@ def gold_asset(mart: Mart, partitions_def: dg.TimeWindowPartitionsDefinition) ->
                     {"rows_checked": rows, "failing_rows_by_rule": dict(sorted(failures.items()))},
                 )
                 reports.append(PartitionReport(partition, metadata, [check]))
+            tidy(handle, [("gold", mart.name)], context.log)
         yield from report_partitions(context, reports)
 
     return _gold

@@ -16,6 +16,7 @@ from mobility_lake.lineage import column_lineage_metadata
 from mobility_lake.orchestration.reports import PartitionReport, report_partitions
 from mobility_lake.orchestration.resources import LakeResource, QualityPolicy
 from mobility_lake.orchestration.retries import retry_transient
+from mobility_lake.orphans import tidy
 from mobility_lake.partitions import SINGLE_RUN, hour_key, hours_in
 from mobility_lake.silver import quality
 from mobility_lake.silver.meanings import silver_meanings
@@ -85,6 +86,7 @@ def silver_asset(
                     figures, quality_policy.max_quarantine_share, quality_policy.quarantine_min_rows
                 )
                 reports.append(PartitionReport(hour_key(hour), quality.hour_counts(figures), checks))
+            tidy(handle, [("silver", table.name), ("quarantine", table.name)], context.log)
         yield from report_partitions(context, reports)
 
     return _silver
