@@ -6,6 +6,7 @@ blocking, so a failure stops downstream in the run, and gold's automation requir
 """
 
 from collections.abc import Iterator
+from datetime import timedelta
 
 import dagster as dg
 
@@ -26,7 +27,10 @@ from mobility_lake.silver.transforms import silver_columns
 
 CHECK_DESCRIPTIONS = {
     quality.CHECK_SCHEMA: "Rows written match the table's Pandera schema (types, ranges, enumerations, id formats).",
-    quality.CHECK_UNIQUE: "No (event_source, event_id) appears twice in the hour.",
+    quality.CHECK_UNIQUE: (
+        "No (event_source, event_id) appears twice in the hour, nor in the hour and another silver hour "
+        "within MOBILITY_LAKE_LATENESS_HOURS of it."
+    ),
     quality.CHECK_CONSERVATION: "The hour's bronze rows = silver rows + quarantined rows + duplicates removed.",
     quality.CHECK_QUARANTINE_SHARE: (
         "The hour's quarantined share of bronze rows stays under MOBILITY_LAKE_MAX_QUARANTINE_SHARE; an hour "
@@ -77,7 +81,9 @@ def silver_asset(
         reports = []
         with retry_transient(context):
             for hour in hours_in(window.start, window.end):
-                figures = materialize_hour(handle, table, hour, first_hour, reference)
+                figures = materialize_hour(
+                    handle, table, hour, first_hour, reference, timedelta(hours=lake.lateness_hours)
+                )
                 context.log.info(
                     f"{table.name} {hour_key(hour)}: {figures.bronze_rows} bronze rows -> {figures.silver_rows} "
                     f"silver, {figures.quarantine_rows} quarantined, {figures.duplicates} duplicates"

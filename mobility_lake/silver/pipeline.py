@@ -1,7 +1,8 @@
 """Silver hour by hour: read the bronze rows placed in the hour, build, write, and measure what was written.
 
 An hour is processed in chunks of bronze rows split by a hash of the event `source`: every copy of an
-event shares its source, so each chunk removes its own duplicates, and memory holds one chunk at a time.
+event shares its source, so each chunk sorts out its own copies, and memory holds one chunk at a time.
+Copies in other hours are looked up once per hour, before the chunks (`identity.py`).
 An hour of more than one chunk is read from bronze once into local files, one per chunk (`parts.py`).
 The chunks stream into one Delta commit per table (silver, then quarantine) that replaces the hour's
 window, so re-running an hour or a range gives the same tables. The figures returned are what the asset
@@ -19,7 +20,9 @@ import polars as pl
 from mobility_lake.bronze.ledger import arrival_date
 from mobility_lake.parts import part_count, spill_directory, split_by_key
 from mobility_lake.placement import FUTURE_TOLERANCE, silver_hour
+from mobility_lake.settings import DEFAULT_LATENESS_HOURS
 from mobility_lake.silver.fx import load_fx_rates
+from mobility_lake.silver.identity import earlier_copies, repeated_elsewhere
 from mobility_lake.silver.quality import HourFigures, schema_failures
 from mobility_lake.silver.tables import SilverTable
 from mobility_lake.silver.transforms import QUARANTINE, Reference, build_silver, silver_columns
@@ -56,19 +59,33 @@ def placed_rows(lake: Lake, table: SilverTable, hour: datetime, first_hour: date
 
 
 def materialize_hour(
-    lake: Lake, table: SilverTable, hour: datetime, first_hour: datetime, reference: Reference
+    lake: Lake,
+    table: SilverTable,
+    hour: datetime,
+    first_hour: datetime,
+    reference: Reference,
+    lateness: timedelta = timedelta(hours=DEFAULT_LATENESS_HOURS),
 ) -> HourFigures:
     """Build and write one silver hour and its quarantine; return the figures the checks judge."""
     with spill_directory() as spill:
-        return _materialize_hour(lake, table, hour, first_hour, reference, spill)
+        return _materialize_hour(lake, table, hour, first_hour, reference, lateness, spill)
 
 
 def _materialize_hour(
-    lake: Lake, table: SilverTable, hour: datetime, first_hour: datetime, reference: Reference, spill: Path
+    lake: Lake,
+    table: SilverTable,
+    hour: datetime,
+    first_hour: datetime,
+    reference: Reference,
+    lateness: timedelta,
+    spill: Path,
 ) -> HourFigures:
     rows = placed_rows(lake, table, hour, first_hour)
     total = 0 if rows is None else rows.select(pl.len()).collect().item()
     parts = [] if rows is None or total == 0 else split_by_key(rows, "source", part_count(total), spill)
+    earlier = (
+        None if not parts else earlier_copies(lake, table.bronze_table, hour, first_hour, lateness, rows)
+    )
     figures = HourFigures(hour)
     quarantined: list[pl.DataFrame] = []
 
@@ -77,7 +94,7 @@ def _materialize_hour(
         figures.schema_failures.clear()
         quarantined.clear()
         for part in parts:
-            result = build_silver(part.collect(), table, hour, first_hour, reference)
+            result = build_silver(part.collect(), table, hour, first_hour, reference, earlier)
             figures.bronze_rows += result.bronze_rows
             figures.duplicates += result.duplicates
             figures.schema_failures.update(schema_failures(result.silver, table))
@@ -98,6 +115,7 @@ def _materialize_hour(
     )
     figures.quarantine_by_reason = Counter(dict(quarantine.group_by("reason").len().iter_rows()))
     figures.silver_rows, figures.repeated_identities = _read_back_silver(lake, table, hour)
+    figures.repeated_elsewhere = repeated_elsewhere(lake, table.name, hour, lateness)
     figures.quarantine_rows = _count(lake, "quarantine", table.name, "partition_hour", hour)
     return figures
 

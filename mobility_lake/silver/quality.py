@@ -30,6 +30,7 @@ class HourFigures:
     silver_rows: int = 0
     quarantine_rows: int = 0
     repeated_identities: int = 0
+    repeated_elsewhere: int = 0  # identities the hour shares with other silver hours of the window
     quarantine_by_reason: Counter = field(default_factory=Counter)
     schema_failures: Counter = field(default_factory=Counter)
 
@@ -71,11 +72,16 @@ def schema_check(figures: HourFigures) -> CheckOutcome:
 
 
 def unique_check(figures: HourFigures) -> CheckOutcome:
-    """No event identity (`event_source`, `event_id`) appears twice in the hour as written."""
+    """No event identity (`event_source`, `event_id`) appears twice in the hour as written, nor in the hour
+    and another silver hour of the lateness window."""
     return CheckOutcome(
         CHECK_UNIQUE,
-        figures.repeated_identities == 0,
-        {"rows_checked": figures.silver_rows, "repeated_identities": figures.repeated_identities},
+        figures.repeated_identities == 0 and figures.repeated_elsewhere == 0,
+        {
+            "rows_checked": figures.silver_rows,
+            "repeated_identities": figures.repeated_identities,
+            "identities_also_in_other_hours": figures.repeated_elsewhere,
+        },
     )
 
 

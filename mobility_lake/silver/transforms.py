@@ -1,9 +1,9 @@
 """The silver core: one hour of bronze rows in, that hour's silver rows and quarantine rows out.
 
-Plain polars, no Dagster. Redelivered copies of an event (same `source` and `id`) are removed first,
-keeping the copy that landed first; every other row is validated (`validate.py`), typed (`payload.py`),
-enriched and masked. Each bronze row of the hour ends as exactly one of: a silver row, a quarantine row,
-or a removed duplicate.
+Plain polars, no Dagster. Copies of an event (same `source` and `id`) are sorted out first: the copy that
+landed first stays, redeliveries are removed and conflicting copies quarantined (`identity.py`); every
+other row is validated (`validate.py`), typed (`payload.py`), enriched and masked. Each bronze row of the
+hour ends as exactly one of: a silver row, a quarantine row, or a removed duplicate.
 """
 
 from dataclasses import dataclass
@@ -13,6 +13,7 @@ import polars as pl
 
 from mobility_lake.events.envelope import parse_event_time
 from mobility_lake.silver.fx import to_eur
+from mobility_lake.silver.identity import CONFLICT_REASON, CONFLICT_RULE, ORDER, classify_copies
 from mobility_lake.silver.payload import decode_payload
 from mobility_lake.silver.pii import mask_email, mask_phone
 from mobility_lake.silver.tables import TIMESTAMP, SilverTable
@@ -79,17 +80,26 @@ def silver_columns(table: SilverTable) -> dict[str, pl.DataType]:
 
 
 def build_silver(
-    bronze: pl.DataFrame, table: SilverTable, hour: datetime, first_hour: datetime, reference: Reference
+    bronze: pl.DataFrame,
+    table: SilverTable,
+    hour: datetime,
+    first_hour: datetime,
+    reference: Reference,
+    earlier: pl.DataFrame | None = None,
 ) -> SilverResult:
-    """Silver and quarantine rows of one silver hour, from all bronze rows placed in that hour."""
-    frame = (
-        bronze.sort("arrival_hour", "landing_file", "record_number", nulls_last=True)
+    """Silver and quarantine rows of one silver hour, from all bronze rows placed in that hour; `earlier`
+    holds other hours' first copies of identities the hour also has (`identity.earlier_copies`)."""
+    frame = classify_copies(
+        bronze.sort(list(ORDER), nulls_last=True)
         .with_row_index(ROW)
-        .with_columns(parse_event_time(pl.col("time")).alias("event_time"))
+        .with_columns(parse_event_time(pl.col("time")).alias("event_time")),
+        earlier,
     )
-    identified = pl.col("id").is_not_null() & pl.col("source").is_not_null()
-    kept = frame.filter(~identified | pl.struct("source", "id").is_first_distinct())
-    duplicates = frame.height - kept.height
+    kept = frame.filter(pl.col("copy") == "first")
+    conflicting = frame.filter(pl.col("copy") == "conflicting").with_columns(
+        pl.lit(CONFLICT_RULE).alias("rule"), pl.lit(CONFLICT_REASON).alias("reason")
+    )
+    duplicates = frame.height - kept.height - conflicting.height
 
     envelope = envelope_failures(kept, table, first_hour)
     passing = kept.join(envelope.select(ROW), on=ROW, how="anti")
@@ -100,7 +110,7 @@ def build_silver(
     failures.append(_fx_failures(silver, table))
     failed = first_failure(pl.concat(failures, how="vertical"))
     silver = silver.join(failed.select(ROW), on=ROW, how="anti").select(list(silver_columns(table)))
-    quarantine = _quarantine(kept.join(failed, on=ROW), hour)
+    quarantine = _quarantine(pl.concat([conflicting, kept.join(failed, on=ROW)], how="diagonal"), hour)
     return SilverResult(silver=silver, quarantine=quarantine, bronze_rows=frame.height, duplicates=duplicates)
 
 

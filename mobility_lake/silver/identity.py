@@ -1,0 +1,144 @@
+"""One row per event identity across hours: which copy of a (`source`, `id`) stays, and which conflict.
+
+Copies of an identity are ordered by when they landed: ingestion batch first, then arrival hour, landing
+file and line. The first copy stays. A later copy with the same event time is a redelivery and is removed
+as a duplicate; a later copy with another event time is a conflicting duplicate and goes to quarantine,
+whether it lies in the same silver hour or in another one. Ordering by ingestion batch makes the choice
+stable: a copy ingested later never displaces one already in silver, so only the hours that new bronze
+rows touch need re-running, as the silver sensor already does.
+
+Another hour's copies are looked for among the bronze rows that arrived within the lateness window of the
+hour (the arrival hours from `hour - lateness - 1` to `hour + lateness`), and only among copies whose event
+time placed them (a copy placed by its arrival hour has no trusted time, and is quarantined for it). Only
+8-byte identity hashes of the hour are held in memory; the rows they match are compared exactly.
+"""
+
+from datetime import datetime, timedelta
+
+import polars as pl
+
+from mobility_lake.bronze.ledger import arrival_date
+from mobility_lake.placement import FUTURE_TOLERANCE, silver_hour
+from mobility_lake.storage import Lake
+
+ORDER = ("ingested_at", "arrival_hour", "landing_file", "record_number")
+KEY = ("source", "id")
+CONFLICT_RULE = "identity.unique"
+CONFLICT_REASON = "conflicting_duplicate"
+HOUR = timedelta(hours=1)
+
+
+def identity_hash(source: str = "source", id_: str = "id") -> pl.Expr:
+    return pl.struct(pl.col(source), pl.col(id_)).hash()
+
+
+def window(hour: datetime, lateness: timedelta) -> tuple[datetime, datetime]:
+    """The arrival hours [start, end) whose copies are compared with the hour's."""
+    return hour - lateness - FUTURE_TOLERANCE, hour + lateness + HOUR
+
+
+def earlier_copies(
+    lake: Lake,
+    bronze_table: str,
+    hour: datetime,
+    first_hour: datetime,
+    lateness: timedelta,
+    rows: pl.LazyFrame,
+) -> pl.DataFrame:
+    """For the identities of `rows` (the hour's placed bronze rows) that another hour also holds, that hour's
+    first copy: its identity and its landing order (`ORDER`)."""
+    scan = lake.scan("bronze", bronze_table)
+    identified = pl.col("source").is_not_null() & pl.col("id").is_not_null()
+    hashes = (
+        rows.filter(identified).select(identity_hash().alias("h")).unique().collect(engine="streaming")["h"]
+    )
+    if scan is None or hashes.is_empty():
+        return pl.DataFrame(schema={**dict.fromkeys(KEY, pl.String()), **_order_schema(rows)})
+    start, end = window(hour, lateness)
+    placed = silver_hour(pl.col("event_hour"), pl.col("arrival_hour"), first_hour)
+    others = (
+        scan.filter(pl.col("arrival_date").is_between(pl.lit(arrival_date(start)), pl.lit(arrival_date(end))))
+        .filter((pl.col("arrival_hour") >= start) & (pl.col("arrival_hour") < end))
+        .filter(identified & (pl.col("event_hour") != hour) & (placed == pl.col("event_hour")))
+        .filter(identity_hash().is_in(hashes.implode()))
+        .select(*KEY, *ORDER)
+        .collect(engine="streaming")
+    )
+    exact = others.join(rows.select(KEY).unique().collect(), on=list(KEY), how="semi")
+    return exact.sort(ORDER).unique(subset=list(KEY), keep="first", maintain_order=True)
+
+
+def _order_schema(rows: pl.LazyFrame) -> dict[str, pl.DataType]:
+    schema = rows.collect_schema()
+    return {c: schema[c] for c in ORDER}
+
+
+def classify_copies(frame: pl.DataFrame, earlier: pl.DataFrame | None) -> pl.DataFrame:
+    """`frame` (the hour's rows sorted by `ORDER`, `event_time` parsed) with a `copy` column: "first",
+    "duplicate" (same event time as the first copy) or "conflicting"; rows without an identity are "first".
+
+    The hour's first copy of an identity is "conflicting" too when another hour's copy landed before it."""
+    identified = pl.col("id").is_not_null() & pl.col("source").is_not_null()
+    first_time = pl.col("event_time").first().over(KEY)
+    first = ~identified | pl.struct(KEY).is_first_distinct()
+    copy = (
+        pl.when(first)
+        .then(pl.lit("first"))
+        .when(pl.col("event_time").eq_missing(first_time))
+        .then(pl.lit("duplicate"))
+        .otherwise(pl.lit("conflicting"))
+    )
+    frame = frame.with_columns(copy.alias("copy"))
+    if earlier is None or earlier.is_empty():
+        return frame
+    landed_before = (
+        pl.concat(
+            [
+                frame.filter(pl.col("copy") == "first").select(*KEY, *ORDER, pl.lit(True).alias("here")),
+                earlier.select(*KEY, *ORDER, pl.lit(False).alias("here")),
+            ]
+        )
+        .sort(ORDER)
+        .unique(subset=list(KEY), keep="first", maintain_order=True)
+        .filter(~pl.col("here"))
+        .select(KEY)
+    )
+    displaced = frame.join(
+        landed_before.with_columns(pl.lit(True).alias("_displaced")), on=list(KEY), how="left"
+    )
+    return displaced.with_columns(
+        pl.when(pl.col("_displaced") & (pl.col("copy") == "first"))
+        .then(pl.lit("conflicting"))
+        .otherwise(pl.col("copy"))
+        .alias("copy")
+    ).drop("_displaced")
+
+
+def repeated_elsewhere(lake: Lake, table: str, hour: datetime, lateness: timedelta) -> int:
+    """Identities of the silver hour that silver also holds in another hour of the window (`window`, here
+    in event time)."""
+    scan = lake.scan("silver", table)
+    if scan is None:
+        return 0
+    start, end = window(hour, lateness)
+    in_hour = (pl.col("event_time") >= hour) & (pl.col("event_time") < hour + HOUR)
+    key = identity_hash("event_source", "event_id").alias("h")
+    here = (
+        scan.filter(pl.col("date") == hour.date())
+        .filter(in_hour)
+        .select(key)
+        .collect(engine="streaming")["h"]
+    )
+    if here.is_empty():
+        return 0
+    candidates = (
+        scan.filter(pl.col("date").is_between(start.date(), end.date()))
+        .filter((pl.col("event_time") >= start) & (pl.col("event_time") < end) & ~in_hour)
+        .filter(key.is_in(here.implode()))
+        .select("event_source", "event_id")
+        .collect(engine="streaming")
+    )
+    if candidates.is_empty():
+        return 0
+    mine = scan.filter(pl.col("date") == hour.date()).filter(in_hour).select("event_source", "event_id")
+    return candidates.join(mine.collect(), on=["event_source", "event_id"], how="semi").unique().height
