@@ -93,17 +93,25 @@ class Lake:
         data: pl.DataFrame,
         predicate: str,
         partition_by: list[str] | None = None,
+        rebuild: Callable[[], pl.DataFrame] | None = None,
     ) -> None:
         """Replace exactly the rows matching `predicate` with `data`, in one commit, retrying lost races.
 
         An empty `data` clears the predicate's rows: stale rows never survive a re-run. The table is created
-        first when missing, since delta-rs does not guard a write that creates a table.
+        first when missing, since delta-rs does not guard a write that creates a table. Rows made from other
+        tables pass `rebuild`: a retry after a lost race writes rows made again from what the winner saw,
+        never the rows made before it committed.
         """
         self.ensure_table(layer, table, data.schema, partition_by)
-        self._commit(
-            lambda: self._write_streaming(layer, table, data.schema, lambda: [data], predicate, partition_by),
-            self.table_uri(layer, table),
-        )
+        attempts = 0
+
+        def attempt() -> None:
+            nonlocal attempts
+            rows = data if attempts == 0 or rebuild is None else rebuild()
+            attempts += 1
+            self._write_streaming(layer, table, rows.schema, lambda: [rows], predicate, partition_by)
+
+        self._commit(attempt, self.table_uri(layer, table))
 
     def _write_streaming(
         self,

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import polars as pl
 import pytest
+from deltalake.exceptions import CommitFailedError
 from polars.testing import assert_frame_equal
 
 from mobility_lake import data_files
@@ -175,3 +176,21 @@ def test_concurrent_writers_of_two_hours_of_one_day_both_commit_without_making_t
     assert_frame_equal(table(lake), pl.concat([rows(H8, 10, "p"), rows(H8 + HOUR, 10, "q")]))
     assert sorted(makings) == ["p", "q"]
     assert stray_files(lake) == set()
+
+
+def test_a_write_that_loses_a_race_writes_rows_made_again_not_the_stale_ones(lake: Lake, monkeypatch) -> None:
+    """Gold's rows are made from silver: after losing a commit race to a writer that saw newer silver, the
+    retry makes its rows again instead of overwriting the winner with rows made before it committed."""
+    lost = []
+    write = Lake._write_streaming
+
+    def lose_once(self, *args, **kwargs):
+        if not lost:
+            lost.append(True)
+            raise CommitFailedError("another writer committed first")
+        return write(self, *args, **kwargs)
+
+    monkeypatch.setattr(Lake, "_write_streaming", lose_once)
+    stale, fresh = pl.DataFrame({"n": [1]}), pl.DataFrame({"n": [2]})
+    lake.replace_where("gold", "g", stale, "n >= 0", rebuild=lambda: fresh)
+    assert lost and lake.read("gold", "g")["n"].to_list() == [2]

@@ -13,6 +13,7 @@ over the partitions of its cadence that those hours touch. Each stretch runs in 
 hours (a week of days, four weeks of weeks): bounded memory, and progress as each ends.
 """
 
+import fcntl
 import json
 import os
 import shutil
@@ -62,12 +63,17 @@ class ChunkResult:
 
 def persistent_instance() -> dg.DagsterInstance:
     """The instance in DAGSTER_HOME (default data/dagster_home, whose dagster.yaml is the project's); another
-    DAGSTER_HOME without a dagster.yaml gets a copy of it."""
+    DAGSTER_HOME without a dagster.yaml gets a copy of it.
+
+    Opening a new home creates its SQLite schema, and two processes doing that at once make one fail
+    (`alembic_version` stamped twice, a table created twice): the first opening is serialised by a lock file."""
     home = dagster_home()
-    config = home / "dagster.yaml"
-    if not config.exists():
-        shutil.copyfile(INSTANCE_CONFIG, config)
-    return dg.DagsterInstance.from_config(str(home))
+    with open(home / ".instance.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        config = home / "dagster.yaml"
+        if not config.exists():
+            shutil.copyfile(INSTANCE_CONFIG, config)
+        return dg.DagsterInstance.from_config(str(home))
 
 
 def range_tags(
