@@ -34,7 +34,9 @@ def land(lake: Lake, table: str, arrival: datetime, name: str, events: list[dict
 
 
 def materialize(lake: Lake, table: str, hours: list[datetime]) -> dict:
-    return {h: materialize_hour(lake, SILVER_BY_NAME[table], h, FIRST, reference_data(), LATENESS) for h in hours}
+    return {
+        h: materialize_hour(lake, SILVER_BY_NAME[table], h, FIRST, reference_data(), LATENESS) for h in hours
+    }
 
 
 def identity(frame: pl.DataFrame, source: str, id_: str) -> pl.DataFrame:
@@ -109,6 +111,9 @@ def test_unique_identity_sees_an_identity_that_two_silver_hours_hold(lake):
     assert repeated_elsewhere(lake, table, H8, LATENESS + timedelta(hours=3)) == 1
     (wide,) = materialize(lake, table, [H8]).values()
     assert wide.repeated_elsewhere == 0  # the copy at H8 landed first and stays
-    assert materialize_hour(
-        lake, SILVER_BY_NAME[table], far, FIRST, reference_data(), LATENESS + timedelta(hours=3)
-    ).silver_rows == 0  # with the window wide enough, the later copy goes to quarantine
+    assert (
+        materialize_hour(
+            lake, SILVER_BY_NAME[table], far, FIRST, reference_data(), LATENESS + timedelta(hours=3)
+        ).silver_rows
+        == 0
+    )  # with the window wide enough, the later copy goes to quarantine
