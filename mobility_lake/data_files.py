@@ -22,6 +22,7 @@ from deltalake.exceptions import CommitFailedError
 from deltalake.transaction import AddAction, RemoveAction
 
 from mobility_lake.delta_stats import file_stats
+from mobility_lake.personal import stats_columns
 
 PLAIN_PARTITION_VALUE = re.compile(r"[A-Za-z0-9._-]+")
 
@@ -66,7 +67,7 @@ def _write_file(
         partition_values=values,
         modification_time=int(time.time() * 1000),
         data_change=True,
-        stats=file_stats(rows),
+        stats=file_stats(rows, stats_columns(rows.schema)),
     )
 
 

@@ -4,20 +4,25 @@ The statistics follow the Delta protocol: `numRecords`, and per top-level column
 columns with an order, `minValues` and `maxValues`. Timestamps are stored to the millisecond, written as
 delta-rs writes them; the minimum is rounded down and the maximum up, so that a skipped file never holds a
 wanted row. Nested columns get no statistics: readers then never skip on them, which is correct, only slower.
+Only the columns `personal.stats_columns` names get statistics, and strings only up to
+`STRING_STATS_LENGTH` characters: the log keeps no personal value (`personal.py`).
 """
 
 import json
 import math
+from collections.abc import Collection
 from datetime import UTC, date, datetime, timedelta
 
 import polars as pl
 
+from mobility_lake.personal import STRING_STATS_LENGTH
+
 MILLISECOND = timedelta(milliseconds=1)
 
 
-def file_stats(frame: pl.DataFrame) -> str:
-    """The `stats` JSON of an `add` action for a file holding exactly `frame`'s rows."""
-    scalar = [name for name, dtype in frame.schema.items() if not dtype.is_nested()]
+def file_stats(frame: pl.DataFrame, columns: Collection[str]) -> str:
+    """The `stats` JSON of an `add` action for a file holding exactly `frame`'s rows, for `columns`."""
+    scalar = [name for name, dtype in frame.schema.items() if not dtype.is_nested() and name in columns]
     ordered = [name for name in scalar if frame.schema[name] != pl.Boolean]
     figures = frame.select(
         *[pl.col(c).null_count().alias(f"n{i}") for i, c in enumerate(scalar)],
@@ -52,4 +57,6 @@ def _value(value: object, up: bool) -> object:
         return value.isoformat()
     if isinstance(value, float):
         return value if math.isfinite(value) else None
-    return value if isinstance(value, int | str) else None
+    if isinstance(value, str):
+        return value if len(value) <= STRING_STATS_LENGTH else None
+    return value if isinstance(value, int) else None

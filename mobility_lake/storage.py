@@ -22,6 +22,7 @@ from deltalake.exceptions import CommitFailedError, TableNotFoundError
 from deltalake.transaction import AddAction
 
 from mobility_lake import data_files
+from mobility_lake.personal import STATS_COLUMNS_PROPERTY, stats_columns
 from mobility_lake.settings import Settings
 
 LAYERS = ("bronze", "silver", "gold", "quarantine")
@@ -157,19 +158,27 @@ class Lake:
     def ensure_table(
         self, layer: str, table: str, schema: pl.Schema, partition_by: list[str] | None = None
     ) -> None:
-        """Create the table empty with `schema` unless it exists; safe when several runs race to create it."""
+        """Create the table empty with `schema` unless it exists; safe when several runs race to create it.
+
+        The table names the columns whose statistics its log may keep (`personal.py`); a table made before
+        that rule gets the property on its next write."""
         uri = self.table_uri(layer, table)
         arrow_schema = pl.DataFrame(schema=schema).to_arrow().schema
+        stats = {STATS_COLUMNS_PROPERTY: ",".join(stats_columns(schema, partition_by))}
         self._commit(
             lambda: DeltaTable.create(
                 uri,
                 arrow_schema,
                 partition_by=partition_by,
                 mode="ignore",
+                configuration=stats,
                 storage_options=self.storage_options or None,
             ),
             uri,
         )
+        existing = self._existing(layer, table)
+        if existing.metadata().configuration.get(STATS_COLUMNS_PROPERTY) is None:
+            self._commit(lambda: existing.alter.set_table_properties(stats), uri)
 
     def append_guarded(
         self,
