@@ -24,8 +24,26 @@ TABLES: dict[str, tuple[str, ...]] = {
 FORMATS = ("table", "csv", "json")
 
 
+# DuckDB errors raised by a row's value quote the value (an e-mail inside a payload, say): their messages
+# are replaced by the kind of error and the column, never the value.
+ROW_VALUE_ERRORS = ("Conversion Error", "Invalid Input Error", "Out of Range Error", "Constraint Error")
+SOURCE_COLUMN = re.compile(r"source column (\w+)")
+
+
 class QueryError(ValueError):
-    """The SQL failed; the message is DuckDB's first line (it names the problem, never row data)."""
+    """The SQL failed; the message is DuckDB's first line, or for an error raised by a row's value the
+    kind of error and the column only (`safe_message`)."""
+
+
+def safe_message(message: str) -> str:
+    """DuckDB's message, unless a row's value caused the error: then nothing of the value."""
+    first = message.splitlines()[0] if message else "the query failed"
+    kind = first.split(":", 1)[0]
+    if kind not in ROW_VALUE_ERRORS:
+        return first
+    column = SOURCE_COLUMN.search(first)
+    where = f" in column {column[1]}" if column else ""
+    return f"{kind}: a value{where} could not be used as the query asks (values are not shown)"
 
 
 def existing_tables(lake: Lake) -> list[tuple[str, str]]:
@@ -48,7 +66,7 @@ def run_query(lake: Lake, sql: str) -> pl.DataFrame:
         try:
             return conn.sql(sql).pl()
         except Exception as exc:  # duckdb raises many error classes; all mean the SQL could not run
-            raise QueryError(str(exc).splitlines()[0]) from None
+            raise QueryError(safe_message(str(exc))) from None
 
 
 def render(frame: pl.DataFrame, fmt: str) -> str:

@@ -75,3 +75,23 @@ def test_cli_names_a_missing_table_and_lists_the_ones_there(lake, monkeypatch, c
     err = capsys.readouterr().err
     assert "no such table yet: gold.demand_by_zone_hour" in err and "silver.weather" in err
     assert err.count("\n") == 1
+
+
+@pytest.mark.parametrize(
+    ("sql", "column"),
+    [
+        ("select cast(data as int) from bronze.app_events", "data"),
+        ("select data::struct(a int) from bronze.app_events", "data"),
+        ("select cast(user_id as int) from silver.booking_events", "user_id"),
+        ("select error(data) from bronze.app_events", None),
+    ],
+)
+def test_an_error_raised_by_a_rows_value_shows_no_value(lake, monkeypatch, capsys, sql, column):
+    """DuckDB quotes the value that failed (a payload with an e-mail and a phone); the message names the
+    kind of error and the column only."""
+    monkeypatch.setenv("MOBILITY_LAKE_ROOT", lake.root)
+    assert main(["query", sql]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "values are not shown" in err
+    assert "@" not in err and "u-0" not in err and "{" not in err
+    assert column is None or f"in column {column}" in err
