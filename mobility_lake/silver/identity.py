@@ -64,7 +64,9 @@ def earlier_copies(
         .select(*KEY, *ORDER)
         .collect(engine="streaming")
     )
-    exact = others.join(rows.select(KEY).unique().collect(), on=list(KEY), how="semi")
+    if others.is_empty():
+        return others
+    exact = others.join(_matching(rows, KEY, others.select(identity_hash())), on=list(KEY), how="semi")
     return exact.sort(ORDER).unique(subset=list(KEY), keep="first", maintain_order=True)
 
 
@@ -140,5 +142,15 @@ def repeated_elsewhere(lake: Lake, table: str, hour: datetime, lateness: timedel
     )
     if candidates.is_empty():
         return 0
-    mine = scan.filter(pl.col("date") == hour.date()).filter(in_hour).select("event_source", "event_id")
-    return candidates.join(mine.collect(), on=["event_source", "event_id"], how="semi").unique().height
+    mine = _matching(
+        scan.filter(pl.col("date") == hour.date()).filter(in_hour),
+        ("event_source", "event_id"),
+        candidates.select(identity_hash("event_source", "event_id")),
+    )
+    return candidates.join(mine, on=["event_source", "event_id"], how="semi").unique().height
+
+
+def _matching(frame: pl.LazyFrame, key: tuple[str, ...], hashes: pl.DataFrame) -> pl.DataFrame:
+    """The distinct identities of `frame` whose hash is among `hashes` (few): never all of the hour's."""
+    wanted = hashes.to_series().implode()
+    return frame.filter(identity_hash(*key).is_in(wanted)).select(key).unique().collect(engine="streaming")

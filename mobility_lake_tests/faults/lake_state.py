@@ -80,23 +80,19 @@ def bronze_rows(root: Path) -> dict[str, int]:
 
 def repeated_origins(root: Path) -> dict[str, int]:
     """Per bronze table, rows whose (landing_file, record_number) another row has too: a line twice."""
-    return {
-        name.split("/")[1]: int(
-            read_table(root, name).select("landing_file", "record_number").is_duplicated().sum()
-        )
-        for name in tables(root)
-        if name.startswith("bronze/")
-    }
+    return _repeated(root, "bronze", ("landing_file", "record_number"))
 
 
 def repeated_identities(root: Path) -> dict[str, int]:
     """Per silver table, rows whose (event_source, event_id) another row of the whole table has too."""
+    return _repeated(root, "silver", ("event_source", "event_id"))
+
+
+def _repeated(root: Path, layer: str, key: tuple[str, ...]) -> dict[str, int]:
     return {
-        name.split("/")[1]: int(
-            read_table(root, name).select("event_source", "event_id").is_duplicated().sum()
-        )
+        name.split("/")[1]: int(read_table(root, name).select(key).is_duplicated().sum())
         for name in tables(root)
-        if name.startswith("silver/")
+        if name.startswith(f"{layer}/")
     }
 
 
