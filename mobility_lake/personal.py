@@ -28,6 +28,7 @@ def stats_columns(schema: pl.Schema, partition_by: list[str] | None = None) -> l
         name
         for name, dtype in schema.items()
         if not dtype.is_nested()
+        and dtype != pl.Binary()
         and name not in (partition_by or ())
         and name not in PERSONAL | RAW
         and not (located_subjects and name in COORDINATES)

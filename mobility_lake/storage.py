@@ -25,7 +25,7 @@ from mobility_lake import data_files
 from mobility_lake.personal import STATS_COLUMNS_PROPERTY, stats_columns
 from mobility_lake.settings import Settings
 
-LAYERS = ("bronze", "silver", "gold", "quarantine")
+LAYERS = ("bronze", "silver", "gold", "quarantine", "keys")
 COMMIT_ATTEMPTS = 6
 log = logging.getLogger(__name__)
 
@@ -140,6 +140,19 @@ class Lake:
             partition_by=partition_by,
             storage_options=self.storage_options or None,
             commit_properties=None if guarded is None else data_files.guard_properties(*guarded),
+        )
+
+    def append(self, layer: str, table: str, data: pl.DataFrame) -> None:
+        """Append `data` in one commit (appends never conflict), creating the table first when missing."""
+        self.ensure_table(layer, table, data.schema)
+        self._commit(
+            lambda: write_deltalake(
+                self.table_uri(layer, table),
+                data.to_arrow(),
+                mode="append",
+                storage_options=self.storage_options or None,
+            ),
+            self.table_uri(layer, table),
         )
 
     def write_window(

@@ -14,6 +14,8 @@ from mobility_lake.bronze.meanings import BRONZE_MEANINGS
 from mobility_lake.bronze.new_rows import NEW_ROWS_METADATA, encode_new_rows
 from mobility_lake.columns import table_schema
 from mobility_lake.events.catalogue import TOPICS, Topic
+from mobility_lake.gdpr.keys import LAYER as KEYS_LAYER
+from mobility_lake.gdpr.keys import TABLE as KEYS_TABLE
 from mobility_lake.lineage import column_lineage_metadata, landing_schema
 from mobility_lake.orchestration.reports import PartitionReport, report_partitions
 from mobility_lake.orchestration.resources import LakeResource
@@ -72,7 +74,7 @@ def bronze_asset(topic: Topic, partitions_def: dg.TimeWindowPartitionsDefinition
         handle = lake.lake()
         with retry_transient(context):
             by_hour = ingest_by_hour(handle, topic.bronze_table, hours_in(window.start, window.end))
-            tidy(handle, [("bronze", topic.bronze_table)], context.log)
+            tidy(handle, [("bronze", topic.bronze_table), (KEYS_LAYER, KEYS_TABLE)], context.log)
         reports = []
         for hour, report in by_hour.items():
             context.log.info(

@@ -17,6 +17,8 @@ from mobility_lake.bronze.ledger import arrival_date, ingested_files
 from mobility_lake.bronze.records import BRONZE_COLUMNS, records_from_file
 from mobility_lake.events.catalogue import LANDING_SUFFIXES, TELEMETRY, topic_for_table
 from mobility_lake.events.envelope import parse_event_time
+from mobility_lake.gdpr.keys import keys_for_subjects
+from mobility_lake.gdpr.sealing import KEY_COLUMN, naming_a_subject, seal
 from mobility_lake.landing import LandingFile, hour_folder, parse_landing_key
 from mobility_lake.storage import Lake, ObjectInfo
 
@@ -80,7 +82,14 @@ ORIGIN_COLUMNS = {
 def bronze_schema(table: str) -> pl.Schema:
     """Columns of a bronze table: envelope, payload as arrived, parse error, and where each row came from."""
     struct = STRUCT_PAYLOADS.get(table)
-    return pl.Schema({**BRONZE_COLUMNS, **({"data_struct": struct} if struct else {}), **ORIGIN_COLUMNS})
+    return pl.Schema(
+        {
+            **BRONZE_COLUMNS,
+            **({"data_struct": struct} if struct else {}),
+            **ORIGIN_COLUMNS,
+            KEY_COLUMN: pl.String(),
+        }
+    )
 
 
 def ingest_by_hour(lake: Lake, table: str, hours: list[datetime]) -> dict[datetime, IngestReport]:
@@ -140,7 +149,7 @@ def _ingest_batch(lake: Lake, table: str, hour: datetime, batch: list[LandingFil
             return None
         ingested_at = datetime.now(UTC)
         frames = [_file_rows(lake, table, f, hour, ingested_at) for f in todo]
-        data = pl.concat(frames, how="vertical")
+        data = _sealed(lake, table, pl.concat(frames, how="vertical"))
         report.files_added = len(todo)
         report.rows_added = data.height
         report.errors = Counter(data["error"].drop_nulls().str.extract(r"^([a-z_0-9]+)", 1).to_list())
@@ -149,6 +158,14 @@ def _ingest_batch(lake: Lake, table: str, hour: datetime, batch: list[LandingFil
 
     lake.append_guarded("bronze", table, prepare, partition_by=PARTITION_BY)
     return report
+
+
+def _sealed(lake: Lake, table: str, data: pl.DataFrame) -> pl.DataFrame:
+    """The batch with its subjects' personal values sealed; new subjects' keys are committed first, so a
+    crash between the two commits leaves unused keys, never unreadable rows."""
+    named = naming_a_subject(data)
+    keys = keys_for_subjects(lake, named["user_id"].unique().to_list())
+    return seal(data, keys, named).select(list(bronze_schema(table)))
 
 
 def _file_rows(
@@ -168,4 +185,4 @@ def _file_rows(
         pl.lit(hour, pl.Datetime("us", "UTC")).alias("arrival_hour"),
         pl.lit(arrival_date(hour)).alias("arrival_date"),
         parse_event_time(pl.col("time")).dt.truncate("1h").alias("event_hour"),
-    ).select(list(bronze_schema(table)))
+    ).select([c for c in bronze_schema(table) if c != KEY_COLUMN])

@@ -39,4 +39,6 @@ BRONZE_MEANINGS: dict[str, str] = {
     "arrival_hour": "Hour folder the file landed in, UTC: the Dagster partition",
     "arrival_date": "Date of arrival_hour as YYYY-MM-DD: the Delta partition column",
     "event_hour": "Hour of the event time, UTC; null when time is missing or not RFC 3339",
+    "subject_key": "Key the row's personal values are sealed with (user_id, e-mail, phone, coordinates, "
+    "subject, an unreadable line): null when the row names no subject; unreadable once the subject is erased",
 }

@@ -37,7 +37,7 @@ PAYLOAD_MEANINGS: dict[str, str] = {
     "status": f"Vehicle status: {', '.join(VEHICLE_STATUSES)}",
     "booking_id": "Booking identifier, non-empty",
     "user_id": "Pseudonymous user identifier, non-empty, kept as it arrived (not masked): the key a GDPR "
-    "request resolves to",
+    "request resolves to; null once the subject is erased",
     "promo_code": "Promotion code of the booking",
     "customer_segment": f"Customer segment: {', '.join(CUSTOMER_SEGMENTS)}",
     "started_at": "Trip start, UTC",
@@ -60,10 +60,10 @@ PAYLOAD_MEANINGS: dict[str, str] = {
     "device_os": f"Device operating system: {', '.join(DEVICE_OSES)}",
     "app_version": "App version",
     "locale": "Locale of the app or profile, e.g. de-DE",
-    "email": "E-mail, masked one-way: first character and domain kept (a***@example.com), *** when it "
-    "is not one address",
-    "phone": "Phone number, masked one-way: a leading + with up to two digits and the last two digits "
-    "kept (+49*****67), *** under six digits",
+    "email": "E-mail as a keyed mask: 24 hex digits of an HMAC under the subject's own key, the same for "
+    "one address however written; not recomputable from the address; null once the subject is erased",
+    "phone": "Phone number as a keyed mask: 24 hex digits of an HMAC of its digits under the subject's own "
+    "key; not recomputable from the number; null once the subject is erased",
     "marketing_opt_in": "Whether the customer opted in to marketing",
     "precipitation_mm": "Precipitation, mm, >= 0",
     "wind_speed_kmh": "Wind speed, km/h, >= 0",

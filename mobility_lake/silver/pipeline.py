@@ -18,6 +18,7 @@ from pathlib import Path
 import polars as pl
 
 from mobility_lake.bronze.ledger import arrival_date
+from mobility_lake.gdpr.keys import keys_by_id
 from mobility_lake.parts import part_count, spill_directory, split_by_key
 from mobility_lake.placement import FUTURE_TOLERANCE, silver_hour
 from mobility_lake.settings import DEFAULT_LATENESS_HOURS
@@ -33,7 +34,7 @@ HOUR = timedelta(hours=1)
 # The bronze columns silver reads; the rest (traceparent, dataschema, raw text, ...) stay in bronze.
 BRONZE_INPUT = (
     "specversion", "id", "source", "type", "time", "subject", "data", "error",
-    "record_number", "landing_file", "ingested_at", "arrival_hour", "event_hour",
+    "record_number", "landing_file", "ingested_at", "arrival_hour", "event_hour", "subject_key",
 )  # fmt: skip
 
 
@@ -94,7 +95,9 @@ def _materialize_hour(
         figures.schema_failures.clear()
         quarantined.clear()
         for part in parts:
-            result = build_silver(part.collect(), table, hour, first_hour, reference, earlier)
+            result = build_silver(
+                part.collect(), table, hour, first_hour, reference, earlier, lambda ids: keys_by_id(lake, ids)
+            )
             figures.bronze_rows += result.bronze_rows
             figures.duplicates += result.duplicates
             figures.schema_failures.update(schema_failures(result.silver, table))

@@ -6,16 +6,17 @@ other row is validated (`validate.py`), typed (`payload.py`), enriched and maske
 hour ends as exactly one of: a silver row, a quarantine row, or a removed duplicate.
 """
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
 import polars as pl
 
 from mobility_lake.events.envelope import parse_event_time
+from mobility_lake.gdpr.sealing import ERASED, KEY_COLUMN, SEALED_FIELDS, open_for_silver
 from mobility_lake.silver.fx import to_eur
 from mobility_lake.silver.identity import CONFLICT_REASON, CONFLICT_RULE, ORDER, classify_copies
 from mobility_lake.silver.payload import decode_payload
-from mobility_lake.silver.pii import mask_email, mask_phone
 from mobility_lake.silver.tables import TIMESTAMP, SilverTable
 from mobility_lake.silver.validate import ROW, envelope_failures, first_failure, payload_failures
 from mobility_lake.silver.zones import Zones, assign_zones
@@ -43,6 +44,9 @@ QUARANTINE = {
     "partition_date": pl.Date(),
 }
 FX_PRIORITY = 5000
+# An erased subject's personal values are null in bronze's re-reads: their events stay, anonymous.
+ERASABLE_RULES = tuple(f"payload.{field}.not_nullable" for field in SEALED_FIELDS)
+Keys = Callable[[list[str]], dict[str, bytes]]
 
 
 @dataclass(frozen=True)
@@ -86,11 +90,16 @@ def build_silver(
     first_hour: datetime,
     reference: Reference,
     earlier: pl.DataFrame | None = None,
+    keys: Keys = lambda key_ids: {},
 ) -> SilverResult:
     """Silver and quarantine rows of one silver hour, from all bronze rows placed in that hour; `earlier`
-    holds other hours' first copies of identities the hour also has (`identity.earlier_copies`)."""
+    holds other hours' first copies of identities the hour also has (`identity.earlier_copies`), and
+    `keys(key_ids)` the subject keys that still exist, to open sealed personal values with."""
+    if KEY_COLUMN not in bronze.columns:
+        bronze = bronze.with_columns(pl.lit(None, pl.String).alias(KEY_COLUMN))
     frame = classify_copies(
-        bronze.sort(list(ORDER), nulls_last=True)
+        open_for_silver(bronze, keys)
+        .sort(list(ORDER), nulls_last=True)
         .with_row_index(ROW)
         .with_columns(parse_event_time(pl.col("time")).alias("event_time")),
         earlier,
@@ -108,7 +117,9 @@ def build_silver(
 
     silver = _enrich(_assemble(passing, typed, table), table, reference)
     failures.append(_fx_failures(silver, table))
-    failed = first_failure(pl.concat(failures, how="vertical"))
+    erased = passing.filter(pl.col(ERASED)).select(ROW).to_series()
+    excused = pl.col("rule").is_in(ERASABLE_RULES) & pl.col(ROW).is_in(erased.implode())
+    failed = first_failure(pl.concat(failures, how="vertical").filter(~excused))
     silver = silver.join(failed.select(ROW), on=ROW, how="anti").select(list(silver_columns(table)))
     quarantine = _quarantine(pl.concat([conflicting, kept.join(failed, on=ROW)], how="diagonal"), hour)
     return SilverResult(silver=silver, quarantine=quarantine, bronze_rows=frame.height, duplicates=duplicates)
@@ -159,10 +170,6 @@ def _enrich(frame: pl.DataFrame, table: SilverTable, reference: Reference) -> pl
         frame = to_eur(frame, "fare_amount", "currency", "event_time", "fare_amount_eur", reference.fx_rates)
     if "amount" in columns:
         frame = to_eur(frame, "amount", "currency", "event_time", "amount_eur", reference.fx_rates)
-    if "email" in columns:
-        frame = frame.with_columns(
-            mask_email(pl.col("email")).alias("email"), mask_phone(pl.col("phone")).alias("phone")
-        )
     return frame.with_columns(
         pl.col("event_time").dt.date().alias("date"),
         pl.col("event_time").dt.hour().cast(pl.Int8).alias("hour"),

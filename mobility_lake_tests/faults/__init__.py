@@ -51,8 +51,10 @@ class Reference:
     commits: Counter  # stage -> commits of files polars wrote
 
     def landed_copy(self, root: Path) -> Path:
-        """A new lake root holding a copy of the reference's landing files, and nothing else."""
+        """A new lake root holding a copy of the reference's landing files and its subjects' keys (so that
+        sealed bronze values compare equal), and nothing else."""
         shutil.copytree(self.root / "landing", root / "landing")
+        shutil.copytree(self.root / "keys", root / "keys")
         return root
 
 

@@ -1,6 +1,7 @@
 """Each validation rule: a failing example reaches quarantine with its rule and reason; good rows reach silver."""
 
 import copy
+import hashlib
 from datetime import UTC, datetime, timedelta
 
 import orjson
@@ -11,6 +12,7 @@ from mobility_lake.bronze.ingest import bronze_schema
 from mobility_lake.bronze.records import records_from_file
 from mobility_lake.events.catalogue import TELEMETRY
 from mobility_lake.events.envelope import parse_event_time
+from mobility_lake.gdpr.sealing import mask, naming_a_subject, seal
 from mobility_lake.silver.pipeline import reference_data
 from mobility_lake.silver.tables import SILVER_BY_NAME
 from mobility_lake.silver.transforms import build_silver, silver_columns
@@ -108,18 +110,32 @@ def bronze(
 ) -> pl.DataFrame:
     records = records_from_file(name, b"\n".join(lines), struct)
     table = "vehicle_telemetry" if struct is not None else "payment_events"
-    return records.with_columns(
+    records = records.with_columns(
         pl.lit(f"landing/{name}").alias("landing_file"),
         pl.lit(arrival, pl.Datetime("us", "UTC")).alias("ingested_at"),
         pl.lit(arrival, pl.Datetime("us", "UTC")).alias("arrival_hour"),
         pl.lit(arrival.date().isoformat()).alias("arrival_date"),
         parse_event_time(pl.col("time")).dt.truncate("1h").alias("event_hour"),
-    ).select(list(bronze_schema(table)))
+    )
+    named = naming_a_subject(records)
+    keys = {user: (f"key-{user}", subject_key(user)) for user in named["user_id"]}
+    return seal(records, keys, named).select(list(bronze_schema(table)))
+
+
+def subject_key(user_id: str) -> bytes:
+    """A stand-in for the key table: one fixed key per subject."""
+    return hashlib.sha256(user_id.encode()).digest()
+
+
+def stand_in_keys(key_ids: list[str]) -> dict[str, bytes]:
+    return {k: subject_key(k.removeprefix("key-")) for k in key_ids}
 
 
 def run(table: str, events: list[dict | bytes], arrival: datetime = H):
     lines = [e if isinstance(e, bytes) else orjson.dumps(e) for e in events]
-    return build_silver(bronze(lines, arrival), SILVER_BY_NAME[table], H, FIRST, reference_data())
+    return build_silver(
+        bronze(lines, arrival), SILVER_BY_NAME[table], H, FIRST, reference_data(), keys=stand_in_keys
+    )
 
 
 @pytest.mark.parametrize("table", sorted(GOOD))
@@ -351,11 +367,35 @@ def test_enrichment_zone_battery_status_duration_and_eur():
 
 def test_email_and_phone_never_reach_silver_in_plaintext():
     row = run("app_events", [event("app_events")]).silver.row(0, named=True)
-    assert row["email"] == "a***@example.com"
-    assert row["phone"] == "+49*****67"
+    assert row["email"] == mask(subject_key("u-1"), "email", "anna.k123@example.com")
+    assert row["phone"] == mask(subject_key("u-1"), "phone", "+49 30 1234567")
     assert row["user_id"] == "u-1"
     text = str(run("app_events", [event("app_events")]).silver.to_dicts())
-    assert "anna.k123" not in text and "1234567" not in text
+    assert "anna.k123" not in text and "1234567" not in text and "example.com" not in text
+
+
+def test_bronze_holds_personal_values_sealed_and_the_rest_as_landed():
+    rows = bronze([orjson.dumps(event("booking_events")), orjson.dumps(event("app_events"))])
+    text = str(rows.drop("landing_file", "subject_key").to_dicts())
+    for personal in ("u-1", "anna.k123", "1234567", "52.52", "13.405"):
+        assert personal not in text
+    assert rows["subject_key"].to_list() == ["key-u-1", "key-u-1"]
+    assert '"vehicle_id":"AB123456"' in rows["data"][0]
+    assert bronze([orjson.dumps(event("booking_events"))]).equals(rows.head(1)), "sealing is reproducible"
+
+
+@pytest.mark.parametrize("table", ["booking_events", "app_events", "payment_events"])
+def test_an_erased_subjects_events_stay_in_silver_anonymous(table):
+    """Their keys gone, the events are still valid events: no quarantine, personal values null."""
+    rows = bronze([orjson.dumps(event(table))])
+    built = build_silver(rows, SILVER_BY_NAME[table], H, FIRST, reference_data(), keys=lambda ids: {})
+    assert built.quarantine.is_empty()
+    row = built.silver.row(0, named=True)
+    personal = {"user_id", "email", "phone", "latitude", "longitude", "end_latitude", "end_longitude"}
+    assert {c: row[c] for c in personal if c in row} == dict.fromkeys(personal & set(row))
+    assert row["event_subject"] is None
+    kept = {"booking_events": "booking_id", "app_events": "locale", "payment_events": "amount"}[table]
+    assert row[kept] is not None
 
 
 def test_parquet_telemetry_struct_payload_is_read_like_json():
