@@ -1,4 +1,5 @@
-"""The `mobility-lake` command: simulate landing files, materialize hour ranges, query tables, run the demo.
+"""The `mobility-lake` command: simulate landing files, materialize hour ranges, query tables, run the demo,
+and answer a subject's GDPR requests (export, erase, verify).
 
 A bad argument or setting exits with status 2 and one line that says what was expected.
 """
@@ -7,6 +8,7 @@ import argparse
 import sys
 import time
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 from mobility_lake.events.catalogue import LANDING_SUFFIXES
 from mobility_lake.orchestration.runs import RunFailed, bronze_due
@@ -83,7 +85,26 @@ def build_parser() -> argparse.ArgumentParser:
     )
     lineage.add_argument("table", help="layer.table, e.g. gold.demand_by_zone_hour")
     lineage.add_argument("--column", help="only this column")
+    gdpr = commands.add_parser("gdpr", help="export or erase one subject's data, or verify an erasure")
+    requests = gdpr.add_subparsers(dest="gdpr_command", required=True, parser_class=_Parser)
+    export = requests.add_parser("export", help="write every record about U, encrypted to an age recipient")
+    export.add_argument("--user-id", type=user_id, required=True)
+    export.add_argument("--recipient", required=True, help="the requester's age X25519 public key (age1...)")
+    export.add_argument("--out", required=True, help="file to write the encrypted document to")
+    erase = requests.add_parser("erase", help="erase U from every table, version, log and landing file")
+    erase.add_argument("--user-id", type=user_id, required=True)
+    verify = requests.add_parser("verify", help="scan every file of the lake and Dagster home for U")
+    verify.add_argument("--user-id", type=user_id, required=True)
+    verify.add_argument("--email", action="append", default=[], help="also look for this e-mail")
+    verify.add_argument("--phone", action="append", default=[], help="also look for this phone number")
     return parser
+
+
+def user_id(text: str) -> str:
+    """A subject's user_id as the lake holds it: non-empty text without control characters."""
+    if not text.strip() or any(ord(c) < 32 for c in text):
+        raise argparse.ArgumentTypeError("a user id must be non-empty text without control characters")
+    return text
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -93,7 +114,8 @@ def main(argv: list[str] | None = None) -> int:
         if getattr(args, "end", None) is not None and args.end <= args.start:
             raise UsageError("mobility-lake materialize: --end must be after --start")
         if args.command != "lineage":  # every other command reads or writes the lake
-            check_root(settings, writes=args.command != "query")
+            writes = args.command not in ("query", "gdpr") or getattr(args, "gdpr_command", "") == "erase"
+            check_root(settings, writes=writes)
         return COMMANDS[args.command](args, settings)
     except (UsageError, SettingsError) as exc:
         print(f"error: {exc}", file=sys.stderr)
@@ -227,6 +249,84 @@ def cmd_lineage(args: argparse.Namespace, settings) -> int:
     return 0
 
 
+def cmd_gdpr(args: argparse.Namespace, settings) -> int:
+    from mobility_lake.storage import Lake
+
+    lake = Lake(settings)
+    return {"export": gdpr_export, "erase": gdpr_erase, "verify": gdpr_verify}[args.gdpr_command](args, lake)
+
+
+def progress(message: str) -> None:
+    print(f"  {message}", file=sys.stderr, flush=True)
+
+
+def gdpr_export(args: argparse.Namespace, lake) -> int:
+    from mobility_lake.gdpr.export import RecipientError, count_line, encrypted, export_document, recipient
+
+    try:
+        to = recipient(args.recipient)
+    except RecipientError as exc:
+        raise UsageError(f"mobility-lake gdpr export: {exc}") from None
+    out = Path(args.out)
+    if not out.parent.is_dir():
+        raise UsageError(f"mobility-lake gdpr export: --out {out}: no such directory {out.parent}")
+    document, counts = export_document(lake, args.user_id, progress)
+    scratch = out.with_name(f".{out.name}.writing")
+    scratch.write_bytes(encrypted(document, to))
+    scratch.replace(out)
+    print(f"exported {count_line(counts)} to {out}, encrypted to {args.recipient.strip()[:16]}…")
+    return 0
+
+
+def gdpr_erase(args: argparse.Namespace, lake) -> int:
+    import hashlib
+    import json
+    import os
+    import uuid
+
+    from mobility_lake.gdpr.lock import ErasureLocked
+    from mobility_lake.orchestration.erasure_run import run_erasure
+    from mobility_lake.settings import dagster_home
+
+    request_id = f"erasure-{uuid.uuid4()}"
+    salt = os.urandom(16).hex()
+    began = datetime.now(UTC)
+    progress(f"request {request_id}")
+    try:
+        run_id, erasure = run_erasure(lake, dagster_home(), args.user_id, request_id, progress)
+    except ErasureLocked as exc:
+        print(f"error: mobility-lake gdpr erase: {exc}", file=sys.stderr)
+        return 1
+    except RuntimeError as exc:
+        print(f"error: mobility-lake gdpr erase: {exc}", file=sys.stderr)
+        return 1
+    receipt = {
+        "request_id": request_id,
+        "time": began.isoformat(timespec="seconds"),
+        "subject": {"salt": salt, "sha256": hashlib.sha256(f"{salt}{args.user_id}".encode()).hexdigest()},
+        "dagster_run_id": run_id,
+        **erasure.as_dict(),
+    }
+    print(json.dumps(receipt, indent=2))
+    return 0 if erasure.verification is not None and not erasure.verification.findings else 1
+
+
+def gdpr_verify(args: argparse.Namespace, lake) -> int:
+    import json
+
+    from mobility_lake.gdpr.holdings import identifiers_of
+    from mobility_lake.gdpr.scan import Identifiers, scan
+    from mobility_lake.settings import dagster_home
+
+    known = identifiers_of(lake, args.user_id).by_kind
+    identifiers = Identifiers(
+        {**known, "email": known["email"] | set(args.email), "phone": known["phone"] | set(args.phone)}
+    )
+    report = scan(lake, dagster_home(), identifiers, progress)
+    print(json.dumps(report.as_dict(), indent=2))
+    return 0 if not report.findings else 1
+
+
 UI_URL = "http://127.0.0.1:3000"
 
 
@@ -243,6 +343,7 @@ COMMANDS = {
     "query": cmd_query,
     "demo": cmd_demo,
     "lineage": cmd_lineage,
+    "gdpr": cmd_gdpr,
 }
 
 

@@ -339,7 +339,8 @@ class Lake:
             self._fs = _filesystem(self.settings)
         return self._fs
 
-    def _path(self, key: str) -> str:
+    def path(self, key: str) -> str:
+        """A key relative to the root as the file system names it (no `s3://`)."""
         return f"{self.root.removeprefix('s3://')}/{key}"
 
     def list_files(self, prefix: str) -> Iterator[ObjectInfo]:
@@ -347,7 +348,7 @@ class Lake:
         base = self.root.removeprefix("s3://")
         self.fs.invalidate_cache()
         try:
-            found = self.fs.find(self._path(prefix), detail=True)
+            found = self.fs.find(self.path(prefix), detail=True)
         except FileNotFoundError:
             return
         for path, info in sorted(found.items()):
@@ -356,14 +357,14 @@ class Lake:
             yield ObjectInfo(key=path[len(base) + 1 :], size=int(info.get("size") or 0), mtime=_mtime(info))
 
     def read_bytes(self, key: str) -> bytes:
-        return self.fs.cat_file(self._path(key))
+        return self.fs.cat_file(self.path(key))
 
     def remove_file(self, key: str) -> None:
-        self.fs.rm_file(self._path(key))
+        self.fs.rm_file(self.path(key))
 
     def write_bytes(self, key: str, payload: bytes) -> None:
         """Write a file whole: local files are written aside and renamed, S3 objects are one PUT."""
-        path = self._path(key)
+        path = self.path(key)
         if self.settings.is_s3:
             self.fs.pipe_file(path, payload)
             return

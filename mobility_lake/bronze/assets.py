@@ -71,7 +71,7 @@ def bronze_asset(topic: Topic, partitions_def: dg.TimeWindowPartitionsDefinition
     )
     def _bronze(context: dg.AssetExecutionContext, lake: LakeResource) -> Iterator[dg.MaterializeResult]:
         window = context.partition_time_window
-        handle = lake.lake()
+        handle = lake.writing(context.log.info)
         with retry_transient(context):
             by_hour = ingest_by_hour(handle, topic.bronze_table, hours_in(window.start, window.end))
             tidy(handle, [("bronze", topic.bronze_table), (KEYS_LAYER, KEYS_TABLE)], context.log)

@@ -92,7 +92,7 @@ def gold_asset(mart: Mart, partitions_def: dg.TimeWindowPartitionsDefinition) ->
     def _gold(
         context: dg.AssetExecutionContext, lake: LakeResource
     ) -> Iterator[dg.MaterializeResult | dg.AssetCheckEvaluation]:
-        handle = lake.lake()
+        handle = lake.writing(context.log.info)
         present = _silver_hours_present(context.instance, mart) if mart.cadence != "hourly" else None
         reports = []
         with retry_transient(context):

@@ -77,7 +77,8 @@ STAGE_RANK = pl.Enum(STAGES)  # ordered categories: rank of a stage, and max() g
 
 
 def sessions(app: pl.LazyFrame) -> pl.LazyFrame:
-    """Each session's user, first and last app event time (over every app event passed in)."""
+    """Each session's user, first and last app event time (over every app event passed in). A session of an
+    erased subject (no user) has no journey: journeys are rows that exist per subject."""
     return (
         app.filter(pl.col("event_type") == INTERACTION, pl.col("session_id").is_not_null())
         .group_by("session_id")
@@ -86,6 +87,7 @@ def sessions(app: pl.LazyFrame) -> pl.LazyFrame:
             started=pl.col("event_time").min(),
             last_seen=pl.col("event_time").max(),
         )
+        .filter(pl.col("user_id").is_not_null())
     )
 
 

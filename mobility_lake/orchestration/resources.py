@@ -5,9 +5,11 @@ environment of the process that runs the step, validated like every other settin
 """
 
 import os
+from collections.abc import Callable
 
 import dagster as dg
 
+from mobility_lake.gdpr.lock import wait_while_erasing
 from mobility_lake.settings import Settings, load_settings
 from mobility_lake.storage import Lake
 
@@ -30,6 +32,12 @@ class LakeResource(dg.ConfigurableResource):
 
     def lake(self) -> Lake:
         return Lake(self.settings())
+
+    def writing(self, say: Callable[[str], None]) -> Lake:
+        """The lake for a run that writes: once no erasure holds it (`gdpr/lock.py`)."""
+        handle = self.lake()
+        wait_while_erasing(handle, say)
+        return handle
 
 
 class QualityPolicy(dg.ConfigurableResource):

@@ -76,7 +76,7 @@ def silver_asset(
         context: dg.AssetExecutionContext, lake: LakeResource, quality_policy: QualityPolicy
     ) -> Iterator[dg.MaterializeResult | dg.AssetCheckEvaluation]:
         window = context.partition_time_window
-        handle = lake.lake()
+        handle = lake.writing(context.log.info)
         reference = reference_data()
         reports = []
         with retry_transient(context):
