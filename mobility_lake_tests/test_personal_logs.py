@@ -1,7 +1,6 @@
 """No personal data in any Delta log (issue 13): after a materialize, no commit or checkpoint of any table
 holds a subject's user_id, e-mail or phone, whose statistics would outlive every rewrite of the files."""
 
-import json
 from datetime import UTC, datetime, timedelta
 
 import dagster as dg
@@ -15,22 +14,19 @@ from mobility_lake.settings import load_settings
 from mobility_lake.simulate import simulate
 from mobility_lake.storage import Lake
 from mobility_lake_tests.in_process import in_process_runs
+from mobility_lake_tests.test_gdpr import landed_events
 
 H = datetime(2026, 3, 10, 8, tzinfo=UTC)
 
 
 def personal_values(lake: Lake) -> set[str]:
-    """Every user_id, e-mail and phone in the bronze payloads, longest first."""
-    found: set[str] = set()
-    for table in ("app_events", "domain_events", "payment_events"):
-        for text in lake.read("bronze", table)["data"].drop_nulls():
-            try:
-                data = json.loads(text)
-            except ValueError:
-                continue
-            if isinstance(data, dict):
-                found |= {str(data[k]) for k in ("user_id", "email", "phone") if data.get(k)}
-    return found
+    """Every user_id, e-mail and phone of the landed events (bronze holds them sealed)."""
+    return {
+        str(event["data"][k])
+        for event in landed_events(lake, "landing")
+        for k in ("user_id", "email", "phone")
+        if event["data"].get(k)
+    }
 
 
 def log_texts(root) -> dict[str, str]:

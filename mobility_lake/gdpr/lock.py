@@ -34,14 +34,15 @@ def holder(lake: Lake) -> dict | None:
         return None
 
 
-def acquire(lake: Lake, request_id: str) -> None:
-    """Take the lock for `request_id`, or take over one whose process died; ErasureLocked otherwise."""
+def acquire(lake: Lake, request_id: str) -> dict | None:
+    """Take the lock for `request_id`, or take over one whose process died (returning what it held);
+    ErasureLocked otherwise."""
     mine = json.dumps(
         {"request_id": request_id, "host": socket.gethostname(), "pid": os.getpid(),
          "since": datetime.now(UTC).isoformat(timespec="seconds")}
     ).encode()  # fmt: skip
     if _create(lake, mine):
-        return
+        return None
     found = holder(lake)
     if found is not None and not _dead(found):
         raise ErasureLocked(
@@ -51,6 +52,7 @@ def acquire(lake: Lake, request_id: str) -> None:
     lake.remove_file(LOCK_KEY)
     if not _create(lake, mine):
         raise ErasureLocked("another erasure took the lake at the same moment; try again")
+    return found
 
 
 def release(lake: Lake, request_id: str) -> None:

@@ -39,8 +39,14 @@ def run_erasure(
 
     @dg.op(name="erase_subject", config_schema={"request_id": str})
     def erase_step(context: dg.OpExecutionContext) -> dg.Output:
-        acquire(lake, request_id)
+        died = acquire(lake, request_id)
         try:
+            if died is not None:  # its run never ended: the instance would count it as in progress forever
+                for run in context.instance.get_runs(
+                    dg.RunsFilter(tags={REQUEST_TAG: died.get("request_id", "")})
+                ):
+                    context.instance.report_run_failed(run)
+                context.log.info(f"took over from erasure {died.get('request_id')}, whose process had died")
             busy = [
                 r.run_id
                 for r in context.instance.get_runs(dg.RunsFilter(statuses=IN_PROGRESS))
@@ -86,18 +92,26 @@ def run_erasure(
         erase_step()
 
     result = erasure_job.execute_in_process(
-        run_config={"ops": {"erase_subject": {"config": {"request_id": request_id}}}, "loggers": {"quiet": {}}},
+        run_config={
+            "ops": {"erase_subject": {"config": {"request_id": request_id}}},
+            "loggers": {"quiet": {}},
+        },
         instance=persistent_instance(),
         tags={REQUEST_TAG: request_id},
         raise_on_error=False,
     )
     if "erasure" not in outcome:
-        failure = next((e for e in result.all_events if e.is_step_failure), None)
-        error = failure.step_failure_data.error if failure is not None else None
-        message = error.message.strip().splitlines()[-1] if error is not None else "the erasure run failed"
-        raise (
-            ErasureLocked(message)
-            if "ErasureLocked" in (error.cls_name if error else "")
-            else RuntimeError(message)
-        )
+        raise _failure(result)
     return result.run_id, outcome["erasure"]
+
+
+def _failure(result: dg.ExecuteInProcessResult) -> Exception:
+    """The step's own error (not Dagster's wrapper of it), as the exception the command reports."""
+    failure = next((e for e in result.all_events if e.is_step_failure), None)
+    error = failure.step_failure_data.error if failure is not None else None
+    while error is not None and error.cause is not None:
+        error = error.cause
+    if error is None:
+        return RuntimeError("the erasure run failed")
+    message = error.message.strip().splitlines()[0].removeprefix(f"{error.cls_name}: ")
+    return ErasureLocked(message) if error.cls_name == "ErasureLocked" else RuntimeError(message)
