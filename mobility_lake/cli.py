@@ -18,6 +18,7 @@ from mobility_lake.settings import SettingsError, load_settings
 TIME_FORMATS = ("%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%dT%H")
 DEMO_HOURS = 3
 DEMO_VEHICLES = 150
+MIN_USER_ID = 6
 
 
 class UsageError(Exception):
@@ -101,9 +102,13 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def user_id(text: str) -> str:
-    """A subject's user_id as the lake holds it: non-empty text without control characters."""
-    if not text.strip() or any(ord(c) < 32 for c in text):
-        raise argparse.ArgumentTypeError("a user id must be non-empty text without control characters")
+    """A subject's user_id as the lake holds it: text without control characters, long enough that
+    searching every file for it cannot hit unrelated short values (`1` is in almost every file)."""
+    if len(text.strip()) < MIN_USER_ID or any(ord(c) < 32 for c in text):
+        raise argparse.ArgumentTypeError(
+            f"'{text[:20].encode('unicode_escape').decode()}' is not a user id to search the lake for: expected at least {MIN_USER_ID} characters "
+            "without control characters"
+        )
     return text
 
 

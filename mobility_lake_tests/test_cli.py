@@ -24,6 +24,14 @@ from mobility_lake.storage import Lake
             "before MOBILITY_LAKE_START",
         ),
         (["teleport"], "invalid choice"),
+        (["gdpr", "erase", "--user-id", "u-1"], "expected at least 6 characters"),
+        (["gdpr", "verify", "--user-id", "u-000\n12"], "without control characters"),
+        (["gdpr", "export", "--user-id", "u-000123", "--out", "x.age"], "--recipient"),
+        (
+            ["gdpr", "export", "--user-id", "u-000123", "--recipient", "age1nope", "--out", "x.age"],
+            "is not an age X25519 recipient",
+        ),
+        (["gdpr", "forget", "--user-id", "u-000123"], "invalid choice"),
     ],
 )
 def test_bad_arguments_exit_2_with_one_line(argv, expected, capsys, monkeypatch, tmp_path):

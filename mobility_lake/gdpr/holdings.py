@@ -8,12 +8,11 @@ from collections.abc import Callable
 
 import orjson
 import polars as pl
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from mobility_lake.events.catalogue import PAYLOADS, TOPICS
 from mobility_lake.gdpr.keys import keys_of_subject
 from mobility_lake.gdpr.scan import Identifiers
-from mobility_lake.gdpr.sealing import KEY_COLUMN, MASKED_FIELDS, mask, open_payload, unseal
+from mobility_lake.gdpr.sealing import KEY_COLUMN, MASKED_FIELDS, mask, opened_rows
 from mobility_lake.gold.marts import MARTS
 from mobility_lake.silver.tables import SILVER_TABLES
 from mobility_lake.storage import Lake
@@ -34,26 +33,8 @@ def bronze_records(lake: Lake, user_id: str, keys: dict[str, bytes]) -> dict[str
         if scan is None or not keys:
             found[table] = pl.DataFrame()
             continue
-        rows = scan.filter(pl.col(KEY_COLUMN).is_in(list(keys))).collect()
-        opened = [
-            _opened(AESGCM(keys[key_id]), data, subject, raw)
-            for key_id, data, subject, raw in rows.select(KEY_COLUMN, "data", "subject", "raw").iter_rows()
-        ]
-        found[table] = rows.with_columns(
-            pl.Series("data", [o[0] for o in opened], pl.String),
-            pl.Series("subject", [o[1] for o in opened], pl.String),
-            pl.Series("raw", [o[2] for o in opened], pl.String),
-        )
+        found[table] = opened_rows(scan.filter(pl.col(KEY_COLUMN).is_in(list(keys))).collect(), keys)
     return found
-
-
-def _opened(cipher: AESGCM, data: str | None, subject: str | None, raw: str | None) -> tuple:
-    payload = open_payload(cipher, data)
-    return (
-        None if payload is None else orjson.dumps(payload).decode(),
-        unseal(cipher, "subject", subject),
-        unseal(cipher, "raw", raw),
-    )
 
 
 def silver_rows(lake: Lake, user_id: str) -> dict[str, pl.DataFrame]:

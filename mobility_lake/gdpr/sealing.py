@@ -88,9 +88,7 @@ def seal(frame: pl.DataFrame, keys: dict[str, tuple[str, bytes]], named: pl.Data
 
 
 def _seal_payload(cipher: AESGCM, where: str, text: str | None) -> str | None:
-    if text is None:
-        return None
-    payload = orjson.loads(text)
+    payload = _json(text)
     if not isinstance(payload, dict):
         return text
     for field in SEALED_FIELDS:
@@ -98,6 +96,16 @@ def _seal_payload(cipher: AESGCM, where: str, text: str | None) -> str | None:
         if value is not None:
             payload[field] = _seal(cipher, where, field, orjson.dumps(value))
     return orjson.dumps(payload).decode()
+
+
+def _json(text: str | None) -> object:
+    """The JSON value of a payload's text; the text itself when it is not JSON (silver rejects it)."""
+    if text is None:
+        return None
+    try:
+        return orjson.loads(text)
+    except orjson.JSONDecodeError:
+        return text
 
 
 def _seal(cipher: AESGCM, where: str, field: str, plaintext: bytes) -> str:
@@ -112,23 +120,42 @@ def unseal(cipher: AESGCM | None, field: str, value: object) -> object:
         return value
     if cipher is None:
         return None
-    sealed = base64.b64decode(value[len(TOKEN) :])
     try:
+        sealed = base64.b64decode(value[len(TOKEN) :])
         return orjson.loads(cipher.decrypt(sealed[:NONCE_BYTES], sealed[NONCE_BYTES:], field.encode()))
-    except (InvalidTag, ValueError):
+    except (InvalidTag, ValueError):  # a token damaged after sealing opens to nothing
         return None
 
 
 def open_payload(cipher: AESGCM | None, text: str | None) -> dict | None:
     """A sealed payload as it landed (None for values whose key is gone)."""
-    if text is None:
-        return None
-    payload = orjson.loads(text)
+    payload = _json(text)
     if isinstance(payload, dict):
         for field in SEALED_FIELDS:
             if field in payload:
                 payload[field] = unseal(cipher, field, payload[field])
     return payload
+
+
+def opened_rows(frame: pl.DataFrame, keys: dict[str, bytes]) -> pl.DataFrame:
+    """Bronze rows with `data`, `subject` and `raw` opened in clear with `keys` (key_id -> key); a value
+    whose key is not given comes back null."""
+    ciphers = {key_id: AESGCM(key) for key_id, key in keys.items()}
+    data, subject, raw = [], [], []
+    for key_id, text, subj, line in frame.select(KEY_COLUMN, "data", "subject", "raw").iter_rows():
+        if key_id is None:
+            data.append(text), subject.append(subj), raw.append(line)
+            continue
+        cipher = ciphers.get(key_id)
+        payload = open_payload(cipher, text)
+        data.append(orjson.dumps(payload).decode() if isinstance(payload, dict) else text)
+        subject.append(unseal(cipher, "subject", subj))
+        raw.append(unseal(cipher, "raw", line))
+    return frame.with_columns(
+        pl.Series("data", data, pl.String),
+        pl.Series("subject", subject, pl.String),
+        pl.Series("raw", raw, pl.String),
+    )
 
 
 def mask_key(key: bytes) -> bytes:
@@ -176,7 +203,7 @@ def open_for_silver(frame: pl.DataFrame, keys: Callable[[list[str]], dict[str, b
             for field in MASKED_FIELDS:
                 if payload.get(field) is not None:
                     payload[field] = None if key is None else mask(key, field, payload[field])
-        data.append(None if payload is None else orjson.dumps(payload).decode())
+        data.append(orjson.dumps(payload).decode() if isinstance(payload, dict) else text)
         opened = unseal(cipher, "subject", subj)
         subject.append(opened if opened is None or isinstance(opened, str) else orjson.dumps(opened).decode())
         gone.append(key_id is not None and key is None)

@@ -18,6 +18,8 @@ import polars as pl
 
 from mobility_lake.bronze.ingest import ingest_hours
 from mobility_lake.events.catalogue import TOPICS
+from mobility_lake.gdpr.keys import all_keys
+from mobility_lake.gdpr.sealing import opened_rows
 from mobility_lake.gold.marts import MARTS, MARTS_BY_NAME, Mart
 from mobility_lake.lineage.detect import Deps, Target, column_deps
 from mobility_lake.lineage.perturb import SHIFT
@@ -58,12 +60,17 @@ def probed_lineage(workers: int | None = None) -> Lineage:
             ingest_hours(lake, topic.bronze_table, hours)
         jobs: list[Future] = []
         bronze: dict[str, pl.DataFrame] = {}
+        keys = dict(all_keys(lake).select("key_id", "key").iter_rows())
         for table in SILVER_TABLES:
             upstream = f"bronze/{table.bronze_table}"
-            bronze[upstream] = pl.concat([placed_rows(lake, table, h, START).collect() for h in hours]).sort(
-                "arrival_hour", "landing_file", "record_number", nulls_last=True
+            # opened: a perturbation moves clear values, as the pipeline sees them once opened
+            placed = pl.concat([placed_rows(lake, table, h, START).collect() for h in hours])
+            bronze[upstream] = (
+                opened_rows(placed.with_columns(pl.lit(None, pl.String).alias("raw")), keys)
+                .drop("raw")
+                .sort("arrival_hour", "landing_file", "record_number", nulls_last=True)
             )
-            jobs.append(pool.submit(probe_one, "silver", table.name, {upstream: bronze[upstream]}))
+            jobs.append(pool.submit(probe_one, "silver", table.name, {upstream: bronze[upstream]}, keys))
             for hour in hours:
                 materialize_hour(lake, table, hour, START, reference_data())
         silver = {
@@ -80,21 +87,29 @@ def probed_lineage(workers: int | None = None) -> Lineage:
 
 
 def probe_one(
-    layer: str, name: str, inputs: dict[str, pl.DataFrame]
+    layer: str, name: str, inputs: dict[str, pl.DataFrame], keys: dict[str, bytes] | None = None
 ) -> tuple[str, dict[str, list[list[str]]]]:
-    """One table's lineage, run in a worker process: (asset, {column: [[upstream asset, column]]})."""
-    target = silver_target(name, inputs) if layer == "silver" else gold_target(MARTS_BY_NAME[name], inputs)
+    """One table's lineage, run in a worker process: (asset, {column: [[upstream asset, column]]});
+    silver opens sealed values with `keys` (key_id -> key)."""
+    target = (
+        silver_target(name, inputs, keys or {})
+        if layer == "silver"
+        else gold_target(MARTS_BY_NAME[name], inputs)
+    )
     return target.asset, as_json(column_deps(target))
 
 
-def silver_target(name: str, inputs: dict[str, pl.DataFrame]) -> Target:
+def silver_target(name: str, inputs: dict[str, pl.DataFrame], keys: dict[str, bytes]) -> Target:
     """`build_silver` over the bronze rows placed in the probe's hours: the hour argument only names the
     quarantine partition, so one call over both hours builds what two hourly calls build."""
     table = SILVER_BY_NAME[name]
     ((upstream, _),) = inputs.items()
 
     def run(frames: dict[str, pl.LazyFrame]) -> pl.DataFrame:
-        return build_silver(frames[upstream].collect(), table, START, START, reference_data()).silver
+        found = lambda ids: {i: keys[i] for i in ids if i in keys}  # noqa: E731
+        return build_silver(
+            frames[upstream].collect(), table, START, START, reference_data(), keys=found
+        ).silver
 
     return Target(f"silver/{name}", inputs, run, SILVER_IDENTITIES, grouped=False, origin=ORIGIN)
 
