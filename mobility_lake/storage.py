@@ -17,7 +17,7 @@ from typing import Any
 import fsspec
 import polars as pl
 import pyarrow as pa
-from deltalake import DeltaTable, write_deltalake
+from deltalake import DeltaTable, Field, write_deltalake
 from deltalake.exceptions import CommitFailedError, TableNotFoundError
 from deltalake.transaction import AddAction
 
@@ -174,7 +174,8 @@ class Lake:
         """Create the table empty with `schema` unless it exists; safe when several runs race to create it.
 
         The table names the columns whose statistics its log may keep (`personal.py`); a table made before
-        that rule gets the property on its next write."""
+        that rule gets the property on its next write, and a table made before a column was added gets the
+        column (null in its older rows)."""
         uri = self.table_uri(layer, table)
         arrow_schema = pl.DataFrame(schema=schema).to_arrow().schema
         stats = {STATS_COLUMNS_PROPERTY: ",".join(stats_columns(schema, partition_by))}
@@ -192,6 +193,10 @@ class Lake:
         existing = self._existing(layer, table)
         if existing.metadata().configuration.get(STATS_COLUMNS_PROPERTY) is None:
             self._commit(lambda: existing.alter.set_table_properties(stats), uri)
+        missing = [name for name in schema if name not in data_files.table_schema(existing)]
+        if missing:  # a column added since the table was made (bronze's subject_key): older rows read null
+            fields = [Field.from_arrow(arrow_schema.field(name).with_nullable(True)) for name in missing]
+            self._commit(lambda: self._existing(layer, table).alter.add_columns(fields), uri)
 
     def append_guarded(
         self,

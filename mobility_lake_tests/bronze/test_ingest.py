@@ -6,6 +6,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import orjson
+import polars as pl
 import pytest
 
 from mobility_lake.bronze import ingest
@@ -192,3 +193,20 @@ def test_files_bronze_cannot_serialize_are_recorded_with_reasons_named_by_file_a
     assert any("deep.jsonl" in w and "too_deep" in w for w in warnings)
     assert any("binary.parquet" in w and "unsupported_type" in w for w in warnings)
     assert not any("\\x00" in w or "before-0" in w for w in warnings)  # counts and reasons, never content
+
+
+def test_a_bronze_table_made_before_subject_keys_gets_the_column_and_keeps_its_rows(lake, monkeypatch):
+    """A lake from before sealing: its bronze table lacks `subject_key`; the next ingest adds the column
+    (null in the old rows) instead of refusing to write."""
+    old_schema = ingest.bronze_schema("domain_events")
+    old_schema = pl.Schema({k: v for k, v in old_schema.items() if k != "subject_key"})
+    monkeypatch.setattr(ingest, "bronze_schema", lambda table: old_schema)
+    monkeypatch.setattr(ingest, "_sealed", lambda lake, table, data: data.select(list(old_schema)))
+    land(lake, H8, "old.jsonl", lines(2, "old"))
+    ingest_hours(lake, "domain_events", [H8])
+    assert "subject_key" not in lake.read("bronze", "domain_events").columns
+    monkeypatch.undo()
+    land(lake, H9, "new.jsonl", lines(3, "new"))
+    assert ingest_hours(lake, "domain_events", [H9]).rows_added == 3
+    table = lake.read("bronze", "domain_events")
+    assert table.height == 5 and table["subject_key"].null_count() == 5
