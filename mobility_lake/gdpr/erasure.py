@@ -187,26 +187,25 @@ def _without_subject(
                     if c in frame.columns
                 ]
             )
-    pattern = _replace_pattern(identifiers)
-    texts = [name for name, dtype in frame.schema.items() if dtype == pl.String]
+    texts = _text_columns(frame)
     if texts:
-        hits = (
-            frame.select(pl.sum_horizontal(pl.col(texts).str.count_matches(pattern).fill_null(0)))
-            .sum()
-            .item()
+        hits = frame.select(
+            pl.sum_horizontal(pl.col(texts).str.count_matches(identifiers.text_pattern).fill_null(0))
         )
-        change.values_redacted += int(hits or 0)
-        frame = frame.with_columns(pl.col(texts).str.replace_all(pattern, f"${{1}}{ERASED}${{3}}"))
-    return frame
+        change.values_redacted += int(hits.sum().item() or 0)
+    return _redacted(frame, identifiers)
 
 
-def _replace_pattern(identifiers: Identifiers) -> str:
-    """`Identifiers.text_pattern` with its edges captured, so a replacement keeps them (groups 1 and 3)."""
-    return (
-        identifiers.text_pattern()
-        .replace("(?:^|", "(^|", 1)
-        .replace("(?:[^A-Za-z0-9]|$)", "([^A-Za-z0-9]|$)")
+def _text_columns(frame: pl.DataFrame) -> list[str]:
+    return [name for name, dtype in frame.schema.items() if dtype == pl.String]
+
+
+def _redacted(frame: pl.DataFrame, identifiers: Identifiers) -> pl.DataFrame:
+    """Every identifier in a text column replaced by `[erased]`, the characters around it kept."""
+    replaced = pl.col(_text_columns(frame)).str.replace_all(
+        identifiers.replace_pattern, f"${{1}}{ERASED}${{3}}"
     )
+    return frame.with_columns(replaced)
 
 
 def scrub_landing_file(lake: Lake, key: str, identifiers: Identifiers) -> int:
@@ -226,7 +225,7 @@ def scrub_landing_file(lake: Lake, key: str, identifiers: Identifiers) -> int:
 
 
 def _scrub_line(line: bytes, identifiers: Identifiers) -> bytes:
-    pattern = identifiers.bytes_pattern()
+    pattern = identifiers.bytes_pattern
     if not pattern.search(line):
         return line
     ending = line[len(line.rstrip(b"\r\n")) :]
@@ -283,9 +282,7 @@ def _scrub_parquet(payload: bytes, identifiers: Identifiers) -> bytes:
         frame = frame.with_columns(
             pl.Series("data", [_scrub_json_text(t, identifiers) for t in frame["data"]], pl.String)
         )
-    pattern = _replace_pattern(identifiers)
-    texts = [name for name, dtype in frame.schema.items() if dtype == pl.String]
-    frame = frame.with_columns(pl.col(texts).str.replace_all(pattern, f"${{1}}{ERASED}${{3}}"))
+    frame = _redacted(frame, identifiers)
     out = io.BytesIO()
     frame.write_parquet(out)
     return out.getvalue()

@@ -14,6 +14,7 @@ import re
 import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 
 import polars as pl
@@ -33,17 +34,28 @@ class Identifiers:
     def kind_of(self, value: str) -> str:
         return next(kind for kind, values in self.by_kind.items() if value in values)
 
-    @property
+    @cached_property
     def values(self) -> list[str]:
         # longest first, so that one value inside another is reported as the longer one
         return sorted({v for values in self.by_kind.values() for v in values if v}, key=len, reverse=True)
 
+    @cached_property
     def text_pattern(self) -> str:
         """A regex (Rust and Python syntax, no look-around) of any value as a whole token; group 1 is it."""
-        return f"(?:^|{EDGE})({'|'.join(re.escape(v) for v in self.values)})(?:{EDGE}|$)"
+        return f"(?:^|{EDGE})({self._alternatives})(?:{EDGE}|$)"
 
+    @cached_property
+    def replace_pattern(self) -> str:
+        """`text_pattern` with its edges captured too (groups 1 and 3), so a replacement keeps them."""
+        return f"(^|{EDGE})({self._alternatives})({EDGE}|$)"
+
+    @cached_property
     def bytes_pattern(self) -> re.Pattern[bytes]:
-        return re.compile(self.text_pattern().encode(), re.MULTILINE)
+        return re.compile(self.text_pattern.encode(), re.MULTILINE)
+
+    @cached_property
+    def _alternatives(self) -> str:
+        return "|".join(re.escape(v) for v in self.values)
 
 
 @dataclass(frozen=True)
@@ -109,7 +121,7 @@ def parquet_values(payload: bytes, identifiers: Identifiers) -> set[str]:
         frame = pl.read_parquet(io.BytesIO(payload))
     except (pl.exceptions.PolarsError, OSError):
         return set()
-    pattern = identifiers.text_pattern()
+    pattern = identifiers.text_pattern
     found: set[str] = set()
     for name, dtype in frame.schema.items():
         if dtype == pl.Binary:
@@ -131,7 +143,7 @@ def _as_text(column: pl.Expr, dtype: pl.DataType) -> pl.Expr:
 
 
 def _matches(identifiers: Identifiers, payload: bytes) -> Iterator[bytes]:
-    for match in identifiers.bytes_pattern().finditer(payload):
+    for match in identifiers.bytes_pattern.finditer(payload):
         yield match.group(1)
 
 
