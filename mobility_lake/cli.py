@@ -21,6 +21,10 @@ DEMO_VEHICLES = 150
 MIN_USER_ID = 6
 
 
+class Refusal(Exception):
+    """The command was understood but is not allowed (a role's access, a closed query engine): exit 1."""
+
+
 class UsageError(Exception):
     """A bad command-line argument; the message is the one line the user sees."""
 
@@ -77,6 +81,9 @@ def build_parser() -> argparse.ArgumentParser:
     mat.add_argument("--end", type=iso_hour, required=True)
     query = commands.add_parser("query", help="run SQL over the lake's tables, named layer.table")
     query.add_argument("sql")
+    query.add_argument(
+        "--role", type=role, help="the role to query as (default: MOBILITY_LAKE_ROLE, else analyst)"
+    )
     query.add_argument("--format", choices=("table", "csv", "json"), default="table")
     commands.add_parser(
         "demo", help="simulate a few hours of a small fleet, materialize them, print a summary"
@@ -86,6 +93,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     lineage.add_argument("table", help="layer.table, e.g. gold.demand_by_zone_hour")
     lineage.add_argument("--column", help="only this column")
+    retention = commands.add_parser(
+        "retention",
+        help="archive and delete what is past each layer's retention (MOBILITY_LAKE_RETENTION_DAYS)",
+    )
+    retention.add_argument("--now", type=iso_hour, help="apply retention as of this hour (default: now)")
+    retention.add_argument("--dry-run", action="store_true", help="print what would change, change nothing")
     gdpr = commands.add_parser("gdpr", help="export or erase one subject's data, or verify an erasure")
     requests = gdpr.add_subparsers(dest="gdpr_command", required=True, parser_class=_Parser)
     export = requests.add_parser("export", help="write every record about U, encrypted to an age recipient")
@@ -99,6 +112,14 @@ def build_parser() -> argparse.ArgumentParser:
     verify.add_argument("--email", action="append", default=[], help="also look for this e-mail")
     verify.add_argument("--phone", action="append", default=[], help="also look for this phone number")
     return parser
+
+
+def role(text: str) -> str:
+    from mobility_lake.governance.policy import ROLES
+
+    if text not in ROLES:
+        raise argparse.ArgumentTypeError(f"'{text[:40]}' is not a role: expected one of {', '.join(ROLES)}")
+    return text
 
 
 def user_id(text: str) -> str:
@@ -119,13 +140,16 @@ def main(argv: list[str] | None = None) -> int:
         if getattr(args, "end", None) is not None and args.end <= args.start:
             raise UsageError("mobility-lake materialize: --end must be after --start")
         if args.command != "lineage":  # every other command reads or writes the lake
-            writes = args.command not in ("query", "gdpr") or getattr(args, "gdpr_command", "") == "erase"
+            writes = not (
+                (args.command == "gdpr" and args.gdpr_command == "verify")
+                or (args.command == "retention" and args.dry_run)
+            )  # a query writes the audit log
             check_root(settings, writes=writes)
         return COMMANDS[args.command](args, settings)
     except (UsageError, SettingsError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    except RunFailed as exc:
+    except (RunFailed, Refusal) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
 
@@ -198,21 +222,16 @@ def _materialize(settings, start: datetime, end: datetime, instance=None, runs=N
 
 
 def cmd_query(args: argparse.Namespace, settings) -> int:
-    from mobility_lake.query import QueryError, existing_tables, referenced_tables, render, run_query
+    from mobility_lake.query import AccessDenied, QueryError, render, run_query
     from mobility_lake.storage import Lake
 
     lake = Lake(settings)
     try:
-        frame = run_query(lake, args.sql)
+        frame = run_query(lake, args.sql, args.role or settings.role, settings.user)
+    except AccessDenied as exc:
+        raise Refusal(f"mobility-lake query: {exc}") from None
     except QueryError as exc:
-        existing = {f"{layer}.{name}" for layer, name in existing_tables(lake)}
-        missing = referenced_tables(args.sql) - existing
-        hint = (
-            f" (no such table yet: {', '.join(sorted(missing))}; tables: {', '.join(sorted(existing))})"
-            if missing
-            else ""
-        )
-        raise UsageError(f"mobility-lake query: {exc}{hint}") from None
+        raise UsageError(f"mobility-lake query: {exc}") from None
     print(render(frame, args.format), end="" if args.format != "table" else "\n")
     return 0
 
@@ -266,7 +285,10 @@ def progress(message: str) -> None:
 
 
 def gdpr_export(args: argparse.Namespace, lake) -> int:
+    import uuid
+
     from mobility_lake.gdpr.export import RecipientError, count_line, encrypted, export_document, recipient
+    from mobility_lake.governance.audit import salted_subject
 
     try:
         to = recipient(args.recipient)
@@ -275,45 +297,73 @@ def gdpr_export(args: argparse.Namespace, lake) -> int:
     out = Path(args.out)
     if not out.parent.is_dir():
         raise UsageError(f"mobility-lake gdpr export: --out {out}: no such directory {out.parent}")
+    request_id = f"export-{uuid.uuid4()}"
+    salt, digest = salted_subject(args.user_id)
     document, counts = export_document(lake, args.user_id, progress)
     scratch = out.with_name(f".{out.name}.writing")
     scratch.write_bytes(encrypted(document, to))
     scratch.replace(out)
-    print(f"exported {count_line(counts)} to {out}, encrypted to {args.recipient.strip()[:16]}…")
+    _audit_request(lake, "gdpr_export", request_id, digest, "ok", rows=sum(counts.values()))
+    print(
+        f"exported {count_line(counts)} to {out}, encrypted to {args.recipient.strip()[:16]}…; "
+        f"audited as {request_id}, subject sha256 salt {salt}"
+    )
     return 0
 
 
+def _audit_request(lake, action: str, request_id: str, digest: str, outcome: str, **more) -> None:
+    """A GDPR request's row in the audit log: the subject only as a salted hash."""
+    from mobility_lake.governance import audit
+
+    settings = lake.settings
+    audit.record(
+        lake,
+        audit.Entry(
+            settings.user,
+            settings.role,
+            action,
+            outcome,
+            subject_sha256=digest,
+            request_id=request_id,
+            **more,
+        ),
+    )
+
+
 def gdpr_erase(args: argparse.Namespace, lake) -> int:
-    import hashlib
     import json
-    import os
     import uuid
 
-    from mobility_lake.gdpr.lock import ErasureLocked
+    from mobility_lake.governance.audit import salted_subject
+    from mobility_lake.lake_lock import LakeLocked
     from mobility_lake.orchestration.erasure_run import run_erasure
     from mobility_lake.settings import dagster_home
 
     request_id = f"erasure-{uuid.uuid4()}"
-    salt = os.urandom(16).hex()
+    salt, digest = salted_subject(args.user_id)
     began = datetime.now(UTC)
     progress(f"request {request_id}")
     try:
         run_id, erasure = run_erasure(lake, dagster_home(), args.user_id, request_id, progress)
-    except ErasureLocked as exc:
+    except RuntimeError as exc:  # LakeLocked: refused; otherwise the run failed
+        outcome = "refused" if isinstance(exc, LakeLocked) else "failed"
+        _audit_request(lake, "gdpr_erase", request_id, digest, outcome, reason=type(exc).__name__)
         print(f"error: mobility-lake gdpr erase: {exc}", file=sys.stderr)
         return 1
-    except RuntimeError as exc:
-        print(f"error: mobility-lake gdpr erase: {exc}", file=sys.stderr)
-        return 1
+    clean = erasure.verification is not None and not erasure.verification.findings
+    _audit_request(
+        lake, "gdpr_erase", request_id, digest, "ok" if clean else "failed",
+        reason=None if clean else "verification found the subject",
+    )  # fmt: skip
     receipt = {
         "request_id": request_id,
         "time": began.isoformat(timespec="seconds"),
-        "subject": {"salt": salt, "sha256": hashlib.sha256(f"{salt}{args.user_id}".encode()).hexdigest()},
+        "subject": {"salt": salt, "sha256": digest},
         "dagster_run_id": run_id,
         **erasure.as_dict(),
     }
     print(json.dumps(receipt, indent=2))
-    return 0 if erasure.verification is not None and not erasure.verification.findings else 1
+    return 0 if clean else 1
 
 
 def gdpr_verify(args: argparse.Namespace, lake) -> int:
@@ -342,6 +392,23 @@ def ui_command() -> str:
     return f"DAGSTER_HOME={dagster_home()} .venv/bin/dagster dev -w workspace.yaml"
 
 
+def cmd_retention(args: argparse.Namespace, settings) -> int:
+    from mobility_lake.governance.retention import RetentionError
+    from mobility_lake.lake_lock import LakeLocked
+    from mobility_lake.orchestration.retention_run import retain
+    from mobility_lake.orchestration.runs import persistent_instance
+    from mobility_lake.storage import Lake
+
+    now = args.now or datetime.now(UTC)
+    try:
+        with persistent_instance() as instance:
+            report = retain(Lake(settings), instance, now, args.dry_run, progress)
+    except (LakeLocked, RetentionError) as exc:
+        raise Refusal(f"mobility-lake retention: {exc}") from None
+    print("\n".join(report.lines()))
+    return 0
+
+
 COMMANDS = {
     "simulate": cmd_simulate,
     "materialize": cmd_materialize,
@@ -349,6 +416,7 @@ COMMANDS = {
     "demo": cmd_demo,
     "lineage": cmd_lineage,
     "gdpr": cmd_gdpr,
+    "retention": cmd_retention,
 }
 
 

@@ -79,6 +79,13 @@ def _partition_value(value: object) -> str:
     return text
 
 
+def current_files(table: DeltaTable) -> set[str]:
+    """The data files of the table's current version, as paths relative to the table root."""
+    return set(
+        pl.DataFrame(table.get_add_actions(flatten=True)).get_column("path", default=pl.Series([])).to_list()
+    )
+
+
 def files_of_window(
     table: DeltaTable, column: str, start: datetime, end: datetime, partition: dict[str, str]
 ) -> list[RemoveAction] | None:

@@ -5,11 +5,13 @@ import dagster as dg
 from mobility_lake.bronze.assets import bronze_assets, landing_specs
 from mobility_lake.gold.assets import gold_assets
 from mobility_lake.gold.marts import MARTS
+from mobility_lake.governance.assets import audit_query_log
 from mobility_lake.orchestration.automation import gold_automation_sensor
 from mobility_lake.orchestration.follow_sensors import demand_sensor, silver_sensor
 from mobility_lake.orchestration.jobs import BRONZE_JOB, GOLD_JOBS, SILVER_JOB, gold_partitions
 from mobility_lake.orchestration.landing_sensor import landing_sensor, utc_now
 from mobility_lake.orchestration.resources import LakeResource, QualityPolicy
+from mobility_lake.orchestration.retention_run import retention_job, retention_schedule
 from mobility_lake.partitions import hourly_partitions
 from mobility_lake.settings import Settings, load_settings
 from mobility_lake.silver.assets import silver_assets
@@ -31,6 +33,7 @@ def build_definitions(settings: Settings, clock=utc_now) -> dg.Definitions:
         *bronze_assets(hourly),
         *silver_assets(hourly),
         *gold_assets(gold_partitions(settings)),
+        audit_query_log,
     ]
     keys_by_job = {
         job: sorted(selection.resolve([a for a in assets if isinstance(a, dg.AssetsDefinition)]))
@@ -38,7 +41,11 @@ def build_definitions(settings: Settings, clock=utc_now) -> dg.Definitions:
     }
     return dg.Definitions(
         assets=assets,
-        jobs=[dg.define_asset_job(job, selection=selection) for job, selection in JOB_ASSETS.items()],
+        jobs=[
+            *(dg.define_asset_job(job, selection=selection) for job, selection in JOB_ASSETS.items()),
+            retention_job,
+        ],
+        schedules=[retention_schedule],
         sensors=[
             landing_sensor(hourly, settings.lateness_hours, keys_by_job, clock),
             silver_sensor(hourly, settings.lateness_hours, keys_by_job, clock),

@@ -4,6 +4,7 @@ Every failure names the variable and the accepted values, so a misconfigured dep
 touches the lake. Credentials are never defaulted to empty strings: unset stays unset.
 """
 
+import getpass
 import os
 import re
 import tempfile
@@ -17,6 +18,9 @@ DEFAULT_START = "2025-01-01-00:00"
 DEFAULT_LATENESS_HOURS = 72
 DEFAULT_MAX_QUARANTINE_SHARE = 0.05
 DEFAULT_QUARANTINE_MIN_ROWS = 200
+DEFAULT_ROLE = "analyst"
+RETENTION_LAYERS = ("bronze", "silver", "gold", "audit")
+DEFAULT_RETENTION_DAYS = "bronze=90,silver=730,gold=1825,audit=2555"
 START_FORMAT = "%Y-%m-%d-%H:%M"
 AWS_VARIABLES = (
     "AWS_ENDPOINT_URL",
@@ -49,6 +53,19 @@ class Settings:
     s3: S3Credentials | None
     max_quarantine_share: float = DEFAULT_MAX_QUARANTINE_SHARE
     quarantine_min_rows: int = DEFAULT_QUARANTINE_MIN_ROWS
+    role: str = DEFAULT_ROLE
+    user: str = "unknown"
+    retention_days: tuple[tuple[str, int], ...] = (
+        ("bronze", 90),
+        ("silver", 730),
+        ("gold", 1825),
+        ("audit", 2555),
+    )
+
+    @property
+    def retention(self) -> dict[str, int]:
+        """Days each layer keeps (bronze: before it moves to the archive)."""
+        return dict(self.retention_days)
 
     @property
     def is_s3(self) -> bool:
@@ -135,6 +152,51 @@ def parse_min_rows(value: str) -> int:
     )
 
 
+def parse_role(value: str, name: str = "MOBILITY_LAKE_ROLE") -> str:
+    """One of the roles of CONTRACT §7."""
+    from mobility_lake.governance.policy import ROLES
+
+    role = value.strip()
+    if role not in ROLES:
+        raise SettingsError(f"{name} is '{value}': expected one of {', '.join(ROLES)}")
+    return role
+
+
+def parse_user(value: str | None) -> str:
+    """Who queries, for the audit log: the setting, else the login; a name of printable characters."""
+    if value is None:
+        try:
+            value = getpass.getuser()
+        except (KeyError, OSError):
+            value = "unknown"
+    user = value.strip()
+    if not user or len(user) > 128 or not user.isprintable():
+        raise SettingsError(
+            "MOBILITY_LAKE_USER is not a usable name: expected 1 to 128 printable characters, e.g. jane.doe"
+        )
+    return user
+
+
+def parse_retention(value: str) -> tuple[tuple[str, int], ...]:
+    """`layer=days` pairs; layers not named keep their default, a layer named twice is a contradiction."""
+    expected = (
+        f"layer=days pairs separated by commas, layers {', '.join(RETENTION_LAYERS)}, days a whole number "
+        f"from 1, e.g. {DEFAULT_RETENTION_DAYS}"
+    )
+    days = dict(pair.split("=") for pair in DEFAULT_RETENTION_DAYS.split(","))
+    named: set[str] = set()
+    for pair in value.split(","):
+        layer, _, number = pair.strip().partition("=")
+        layer = layer.strip()
+        if layer not in RETENTION_LAYERS or layer in named or not number.strip().isdigit():
+            raise SettingsError(f"MOBILITY_LAKE_RETENTION_DAYS is '{value}': expected {expected}")
+        if int(number) < 1:
+            raise SettingsError(f"MOBILITY_LAKE_RETENTION_DAYS is '{value}': expected {expected}")
+        named.add(layer)
+        days[layer] = number
+    return tuple((layer, int(days[layer])) for layer in RETENTION_LAYERS)
+
+
 def parse_bool(name: str, value: str) -> bool:
     lowered = value.strip().lower()
     if lowered in ("true", "1", "yes"):
@@ -174,7 +236,17 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
     s3 = read_s3_credentials(env) if root.startswith("s3://") else None
     share = parse_share(env.get("MOBILITY_LAKE_MAX_QUARANTINE_SHARE", str(DEFAULT_MAX_QUARANTINE_SHARE)))
     min_rows = parse_min_rows(env.get("MOBILITY_LAKE_QUARANTINE_MIN_ROWS", str(DEFAULT_QUARANTINE_MIN_ROWS)))
-    return Settings(root, start, lateness, s3, max_quarantine_share=share, quarantine_min_rows=min_rows)
+    return Settings(
+        root,
+        start,
+        lateness,
+        s3,
+        max_quarantine_share=share,
+        quarantine_min_rows=min_rows,
+        role=parse_role(env.get("MOBILITY_LAKE_ROLE", DEFAULT_ROLE)),
+        user=parse_user(env.get("MOBILITY_LAKE_USER")),
+        retention_days=parse_retention(env.get("MOBILITY_LAKE_RETENTION_DAYS", DEFAULT_RETENTION_DAYS)),
+    )
 
 
 def check_directory(path: Path, name: str) -> None:

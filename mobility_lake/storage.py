@@ -17,7 +17,7 @@ from typing import Any
 import fsspec
 import polars as pl
 import pyarrow as pa
-from deltalake import DeltaTable, Field, write_deltalake
+from deltalake import DeltaTable, Field, WriterProperties, write_deltalake
 from deltalake.exceptions import CommitFailedError, TableNotFoundError
 from deltalake.transaction import AddAction
 
@@ -25,7 +25,7 @@ from mobility_lake import data_files
 from mobility_lake.personal import STATS_COLUMNS_PROPERTY, stats_columns
 from mobility_lake.settings import Settings
 
-LAYERS = ("bronze", "silver", "gold", "quarantine", "keys")
+LAYERS = ("bronze", "silver", "gold", "quarantine", "keys", "audit", "archive")
 COMMIT_ATTEMPTS = 6
 log = logging.getLogger(__name__)
 
@@ -123,9 +123,10 @@ class Lake:
         predicate: str,
         partition_by: list[str] | None,
         guarded: tuple[DeltaTable, str] | None = None,
+        compression_level: int | None = None,
     ) -> None:
         """delta-rs's writer replacing `predicate`'s rows with the frames `frames()` yields, as it consumes
-        them, under `guarded`'s guard when given."""
+        them, under `guarded`'s guard when given (zstd at `compression_level` when given)."""
         arrow_schema = pl.DataFrame(schema=schema).to_arrow().schema
 
         def batches() -> Iterator[pa.RecordBatch]:
@@ -140,16 +141,56 @@ class Lake:
             partition_by=partition_by,
             storage_options=self.storage_options or None,
             commit_properties=None if guarded is None else data_files.guard_properties(*guarded),
+            writer_properties=None
+            if compression_level is None
+            else WriterProperties(compression="ZSTD", compression_level=compression_level),
         )
 
-    def append(self, layer: str, table: str, data: pl.DataFrame) -> None:
+    def replace_streaming(
+        self,
+        layer: str,
+        table: str,
+        schema: pl.Schema,
+        frames: Callable[[], Iterable[pl.DataFrame]],
+        predicate: str,
+        partition_by: list[str],
+        compression_level: int | None = None,
+    ) -> None:
+        """Replace `predicate`'s rows with the frames `frames()` yields, one at a time, in one commit."""
+        self.ensure_table(layer, table, schema, partition_by)
+        self._commit(
+            lambda: self._write_streaming(
+                layer, table, schema, frames, predicate, partition_by, compression_level=compression_level
+            ),
+            self.table_uri(layer, table),
+        )
+
+    def delete_where(self, layer: str, table: str, predicate: str) -> tuple[int, list[str]]:
+        """Delete `predicate`'s rows in one commit; the rows deleted and the data files (relative to the
+        table) that the commit took out of the current version."""
+        deleted = 0
+        before: set[str] = set()
+
+        def attempt() -> None:
+            nonlocal deleted, before
+            table_now = self._existing(layer, table)
+            before = data_files.current_files(table_now)
+            deleted = int(table_now.delete(predicate).get("num_deleted_rows", 0))
+
+        self._commit(attempt, self.table_uri(layer, table))
+        return deleted, sorted(before - data_files.current_files(self._existing(layer, table)))
+
+    def append(
+        self, layer: str, table: str, data: pl.DataFrame, partition_by: list[str] | None = None
+    ) -> None:
         """Append `data` in one commit (appends never conflict), creating the table first when missing."""
-        self.ensure_table(layer, table, data.schema)
+        self.ensure_table(layer, table, data.schema, partition_by)
         self._commit(
             lambda: write_deltalake(
                 self.table_uri(layer, table),
                 data.to_arrow(),
                 mode="append",
+                partition_by=partition_by,
                 storage_options=self.storage_options or None,
             ),
             self.table_uri(layer, table),

@@ -11,6 +11,7 @@ from mobility_lake.orchestration.jobs import ATTRIBUTE, LOCATION, MODULE
 from mobility_lake.settings import PROJECT_ROOT, load_settings
 
 EXPECTED_GRAPH = {
+    "audit/query_log": [],
     "bronze/app_events": ["landing/app_events"],
     "bronze/domain_events": ["landing/domain_events"],
     "bronze/payment_events": ["landing/payment_events"],

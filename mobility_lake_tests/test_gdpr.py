@@ -7,8 +7,10 @@ DAGSTER_HOME); every file is then searched by this module's own reader, not by t
 
 import contextlib
 import gzip
+import hashlib
 import io
 import json
+import re
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -264,6 +266,21 @@ def check_end_to_end(lake: Lake, user: str, other: str, home: Path, tmp_path: Pa
     assert (
         anonymous["user_id"].null_count() == anonymous.height
         and anonymous["latitude"].null_count() == anonymous.height
+    )
+
+    # the audit log: the export and the erasure, the subject only as the receipts' salted hashes
+    audit_log = table(lake, "audit", "query_log")
+    request, salt = re.search(r"audited as (export-\S+), subject sha256 salt ([0-9a-f]+)", printed).groups()
+    for request_id, action, salt_of in (
+        (request, "gdpr_export", salt),
+        (receipt["request_id"], "gdpr_erase", receipt["subject"]["salt"]),
+    ):
+        entry = audit_log.filter(pl.col("request_id") == request_id).to_dicts()
+        assert [(e["action"], e["outcome"]) for e in entry] == [(action, "ok")]
+        assert entry[0]["subject_sha256"] == hashlib.sha256(f"{salt_of}{user}".encode()).hexdigest()
+    assert (
+        receipt["subject"]["sha256"]
+        == hashlib.sha256(f"{receipt['subject']['salt']}{user}".encode()).hexdigest()
     )
 
     # the run in the UI: named by its request id, nothing of the subject in config or tags

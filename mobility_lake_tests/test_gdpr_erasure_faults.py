@@ -13,7 +13,7 @@ import pytest
 from deltalake import DeltaTable
 
 from mobility_lake.cli import main
-from mobility_lake.gdpr.lock import ErasureLocked, acquire, holder, release, wait_while_erasing
+from mobility_lake.lake_lock import LakeLocked, acquire, holder, release, wait_while_locked
 from mobility_lake.orchestration.runs import persistent_instance
 from mobility_lake.storage import LAYERS
 from mobility_lake_tests.test_gdpr import EMAIL, PHONE, build_lake, places_holding
@@ -120,7 +120,7 @@ def test_an_erasure_refuses_while_another_holds_the_lake(built, capsys):
     acquire(lake, "erasure-other")
     try:
         assert main(["gdpr", "erase", "--user-id", user]) == 1
-        assert "erasure erasure-other holds the lake" in capsys.readouterr().err
+        assert "erasure-other holds the lake" in capsys.readouterr().err
         assert holder(lake)["request_id"] == "erasure-other"
     finally:
         release(lake, "erasure-other")
@@ -132,11 +132,11 @@ def test_a_writer_waits_while_an_erasure_holds_the_lake(built):
     acquire(lake, "erasure-waited-for")
     try:
         began = time.monotonic()
-        with pytest.raises(ErasureLocked, match="still holds the lake"):
-            wait_while_erasing(lake, said.append, max_wait=1)
+        with pytest.raises(LakeLocked, match="still holds the lake"):
+            wait_while_locked(lake, said.append, max_wait=1)
         assert time.monotonic() - began >= 1
-        assert said == ["waiting for erasure erasure-waited-for to finish before writing"]
+        assert said == ["waiting for erasure-waited-for to finish before writing"]
     finally:
         release(lake, "erasure-waited-for")
-    wait_while_erasing(lake, said.append, max_wait=0)
+    wait_while_locked(lake, said.append, max_wait=0)
     assert len(said) == 1

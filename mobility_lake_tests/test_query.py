@@ -1,4 +1,6 @@
-"""`mobility-lake query`: SQL over every table as layer.table, the same rows any Delta reader sees."""
+"""`mobility-lake query`: SQL over every table as layer.table, the same rows any Delta reader sees.
+
+Run as `admin`, who reads every table; roles, masking and refusals are test_governance_query.py's."""
 
 import csv
 import io
@@ -39,7 +41,9 @@ def test_every_table_reads_the_same_rows_as_delta(lake):
         ("silver", [t.name for t in SILVER_TABLES]),
     ):
         for name in names:
-            counted = run_query(lake, f"select count(*) as n from {layer}.{name}")["n"].item()
+            counted = run_query(lake, f"select count(*) as n from {layer}.{name}", "admin", "tester")[
+                "n"
+            ].item()
             assert counted == lake.read(layer, name).height
 
 
@@ -50,7 +54,7 @@ def test_a_join_across_layers(lake):
         join bronze.vehicle_telemetry b on b.landing_file = q.landing_file and b.record_number = q.record_number
         group by q.reason order by q.reason
     """
-    frame = run_query(lake, sql)
+    frame = run_query(lake, sql, "admin", "tester")
     expected = lake.read("quarantine", "vehicle_telemetry").group_by("reason").len().sort("reason")
     assert frame.select("reason", pl.col("rows").cast(pl.UInt32)).rows() == expected.rows()
     assert frame.height > 0
@@ -58,6 +62,7 @@ def test_a_join_across_layers(lake):
 
 def test_cli_formats(lake, monkeypatch, capsys):
     monkeypatch.setenv("MOBILITY_LAKE_ROOT", lake.root)
+    monkeypatch.setenv("MOBILITY_LAKE_ROLE", "admin")
     sql = "select city, count(*) as n from silver.weather group by city order by city"
     expected = lake.read("silver", "weather").group_by("city").len().sort("city").rows()
     assert main(["query", sql, "--format", "csv"]) == 0
@@ -71,6 +76,7 @@ def test_cli_formats(lake, monkeypatch, capsys):
 
 def test_cli_names_a_missing_table_and_lists_the_ones_there(lake, monkeypatch, capsys):
     monkeypatch.setenv("MOBILITY_LAKE_ROOT", lake.root)
+    monkeypatch.setenv("MOBILITY_LAKE_ROLE", "admin")
     assert main(["query", "select * from gold.demand_by_zone_hour"]) == 2
     err = capsys.readouterr().err
     assert "no such table yet: gold.demand_by_zone_hour" in err and "silver.weather" in err
@@ -90,6 +96,7 @@ def test_an_error_raised_by_a_rows_value_shows_no_value(lake, monkeypatch, capsy
     """DuckDB quotes the value that failed (a payload with an e-mail and a phone); the message names the
     kind of error and the column only."""
     monkeypatch.setenv("MOBILITY_LAKE_ROOT", lake.root)
+    monkeypatch.setenv("MOBILITY_LAKE_ROLE", "admin")
     assert main(["query", sql]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "values are not shown" in err

@@ -10,6 +10,7 @@ from datetime import datetime
 
 import polars as pl
 
+from mobility_lake.bronze.history import landed_rows
 from mobility_lake.storage import Lake
 
 
@@ -21,7 +22,7 @@ def ingested_files(lake: Lake, table: str, hours: list[datetime], keys: list[str
     """Landing keys already in `bronze/{table}` for the given arrival hours (of `keys`, when given: the
     files' `landing_file` statistics then let the scan skip every Delta file holding none of them, so
     checking a batch does not read the whole hour ingested so far)."""
-    scan = lake.scan("bronze", table)
+    scan = landed_rows(lake, table)
     if scan is None or not hours:
         return set()
     dates = sorted({arrival_date(h) for h in hours})

@@ -9,6 +9,7 @@ from collections.abc import Callable
 import orjson
 import polars as pl
 
+from mobility_lake.bronze.history import landed_rows
 from mobility_lake.events.catalogue import PAYLOADS, TOPICS
 from mobility_lake.gdpr.keys import keys_of_subject
 from mobility_lake.gdpr.scan import Identifiers
@@ -29,7 +30,7 @@ def bronze_records(lake: Lake, user_id: str, keys: dict[str, bytes]) -> dict[str
     """Per bronze table, the subject's rows with their personal values opened (`data` as JSON text)."""
     found = {}
     for table in BRONZE:
-        scan = lake.scan("bronze", table)
+        scan = landed_rows(lake, table)
         if scan is None or not keys:
             found[table] = pl.DataFrame()
             continue

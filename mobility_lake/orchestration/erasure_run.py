@@ -2,7 +2,7 @@
 as metadata, and nothing of the subject in its config, tags or logs (the subject reaches the step in
 memory, never through the instance).
 
-The run holds the lake's erasure lock (`gdpr/lock.py`) and refuses to start while another run is in
+The run holds the lake's erasure lock (`lake_lock.py`) and refuses to start while another run is in
 progress, so no writer is active while files are replaced and deleted.
 """
 
@@ -13,7 +13,7 @@ from pathlib import Path
 import dagster as dg
 
 from mobility_lake.gdpr.erasure import Erasure, erase_subject
-from mobility_lake.gdpr.lock import ErasureLocked, acquire, release
+from mobility_lake.lake_lock import LakeLocked, acquire, release
 from mobility_lake.orchestration.runs import persistent_instance
 from mobility_lake.storage import Lake
 
@@ -34,7 +34,7 @@ def quiet(_: dg.InitLoggerContext) -> logging.Logger:
 def run_erasure(
     lake: Lake, dagster_home: Path, user_id: str, request_id: str, say: Callable[[str], None]
 ) -> tuple[str, Erasure]:
-    """Erase `user_id` in a recorded run; (run id, what was done). ErasureLocked when the lake is busy."""
+    """Erase `user_id` in a recorded run; (run id, what was done). LakeLocked when the lake is busy."""
     outcome: dict[str, Erasure] = {}
 
     @dg.op(name="erase_subject", config_schema={"request_id": str})
@@ -53,7 +53,7 @@ def run_erasure(
                 if r.run_id != context.run_id
             ]
             if busy:
-                raise ErasureLocked(
+                raise LakeLocked(
                     f"{len(busy)} run(s) in progress (first {busy[0]}): an erasure waits for writers to finish"
                 )
 
@@ -114,4 +114,4 @@ def _failure(result: dg.ExecuteInProcessResult) -> Exception:
     if error is None:
         return RuntimeError("the erasure run failed")
     message = error.message.strip().splitlines()[0].removeprefix(f"{error.cls_name}: ")
-    return ErasureLocked(message) if error.cls_name == "ErasureLocked" else RuntimeError(message)
+    return LakeLocked(message) if error.cls_name == "LakeLocked" else RuntimeError(message)

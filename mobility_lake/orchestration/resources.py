@@ -9,7 +9,7 @@ from collections.abc import Callable
 
 import dagster as dg
 
-from mobility_lake.gdpr.lock import wait_while_erasing
+from mobility_lake.lake_lock import wait_while_locked
 from mobility_lake.settings import Settings, load_settings
 from mobility_lake.storage import Lake
 
@@ -34,9 +34,9 @@ class LakeResource(dg.ConfigurableResource):
         return Lake(self.settings())
 
     def writing(self, say: Callable[[str], None]) -> Lake:
-        """The lake for a run that writes: once no erasure holds it (`gdpr/lock.py`)."""
+        """The lake for a run that writes: once no erasure holds it (`lake_lock.py`)."""
         handle = self.lake()
-        wait_while_erasing(handle, say)
+        wait_while_locked(handle, say)
         return handle
 
 

@@ -17,6 +17,7 @@ from datetime import datetime, timedelta
 
 import polars as pl
 
+from mobility_lake.bronze.history import landed_rows
 from mobility_lake.bronze.ledger import arrival_date
 from mobility_lake.placement import FUTURE_TOLERANCE, silver_hour
 from mobility_lake.storage import Lake
@@ -47,7 +48,7 @@ def earlier_copies(
 ) -> pl.DataFrame:
     """For the identities of `rows` (the hour's placed bronze rows) that another hour also holds, that hour's
     first copy: its identity and its landing order (`ORDER`)."""
-    scan = lake.scan("bronze", bronze_table)
+    scan = landed_rows(lake, bronze_table)
     identified = pl.col("source").is_not_null() & pl.col("id").is_not_null()
     hashes = (
         rows.filter(identified).select(identity_hash().alias("h")).unique().collect(engine="streaming")["h"]

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import polars as pl
 
+from mobility_lake.bronze.history import landed_rows
 from mobility_lake.bronze.ledger import arrival_date
 from mobility_lake.gdpr.keys import keys_by_id
 from mobility_lake.parts import part_count, spill_directory, split_by_key
@@ -46,7 +47,7 @@ def reference_data() -> Reference:
 def placed_rows(lake: Lake, table: SilverTable, hour: datetime, first_hour: datetime) -> pl.LazyFrame | None:
     """Every bronze row placed in `hour`, whichever arrival hour it landed in (never bounded above: a
     re-run also finds events later than the lateness window); None before bronze has a table."""
-    scan = lake.scan("bronze", table.bronze_table)
+    scan = landed_rows(lake, table.bronze_table)
     if scan is None:
         return None
     columns = [c for c in (*BRONZE_INPUT, "data_struct") if c in scan.collect_schema()]

@@ -1,10 +1,11 @@
-"""The erasure lock: an erasure runs only while no run writes to the lake, and no run writes while it runs.
+"""The lake lock: an erasure or a retention pass changes the lake while no run writes to it.
 
-An erasure creates `_locks/erasure.json` (create-if-absent: `O_EXCL` locally, `If-None-Match: *` on S3),
-then checks that no other Dagster run is in progress; a run, once started, waits at its first write for
-the lock to go. Whichever of the two comes second sees the other, so they never overlap. A lock left by an
-erasure process that died (same host, process gone) is taken over by the next erasure, which completes
-the work.
+The holder creates `_locks/erasure.json` (create-if-absent: `O_EXCL` locally, `If-None-Match: *` on S3),
+then looks at the Dagster runs in progress (an erasure refuses to start beside any; retention leaves the
+hours they cover alone); a run, once started, waits at its first write for the lock to go. Whichever of the
+two comes second sees the other. A lock left by a process that died (same host, process gone) is taken over
+by the next holder; an erasure then completes the dead one's work. The file keeps its first name, so a lake
+locked by an older release is still seen as locked.
 """
 
 import errno
@@ -22,8 +23,8 @@ WAIT_SECONDS = 5.0
 MAX_WAIT_SECONDS = 6 * 3600
 
 
-class ErasureLocked(RuntimeError):
-    """Another erasure holds the lake, or a run is writing to it."""
+class LakeLocked(RuntimeError):
+    """Another erasure or retention pass holds the lake, or a run is writing to it."""
 
 
 def holder(lake: Lake) -> dict | None:
@@ -36,7 +37,7 @@ def holder(lake: Lake) -> dict | None:
 
 def acquire(lake: Lake, request_id: str) -> dict | None:
     """Take the lock for `request_id`, or take over one whose process died (returning what it held);
-    ErasureLocked otherwise."""
+    LakeLocked otherwise."""
     mine = json.dumps(
         {"request_id": request_id, "host": socket.gethostname(), "pid": os.getpid(),
          "since": datetime.now(UTC).isoformat(timespec="seconds")}
@@ -45,13 +46,18 @@ def acquire(lake: Lake, request_id: str) -> dict | None:
         return None
     found = holder(lake)
     if found is not None and not _dead(found):
-        raise ErasureLocked(
-            f"erasure {found.get('request_id')} holds the lake since {found.get('since')} "
+        raise LakeLocked(
+            f"{found.get('request_id')} holds the lake since {found.get('since')} "
             f"(process {found.get('pid')} on {found.get('host')}); try again when it has finished"
         )
+    if found is not None and str(found.get("request_id", "")).startswith("erasure-"):
+        if not request_id.startswith("erasure-"):  # only an erasure completes an interrupted one
+            raise LakeLocked(
+                f"{found.get('request_id')} was interrupted and holds the lake: run the erasure again first"
+            )
     lake.remove_file(LOCK_KEY)
     if not _create(lake, mine):
-        raise ErasureLocked("another erasure took the lake at the same moment; try again")
+        raise LakeLocked("another erasure or retention pass took the lake at the same moment; try again")
     return found
 
 
@@ -61,18 +67,16 @@ def release(lake: Lake, request_id: str) -> None:
         lake.remove_file(LOCK_KEY)
 
 
-def wait_while_erasing(lake: Lake, say: Callable[[str], None], max_wait: float = MAX_WAIT_SECONDS) -> None:
-    """Return once no erasure holds the lake; say once that the run waits, and give up after `max_wait`."""
+def wait_while_locked(lake: Lake, say: Callable[[str], None], max_wait: float = MAX_WAIT_SECONDS) -> None:
+    """Return once nothing holds the lake; say once that the run waits, and give up after `max_wait`."""
     began = time.monotonic()
     told = False
     while (found := holder(lake)) is not None:
         if not told:
-            say(f"waiting for erasure {found.get('request_id')} to finish before writing")
+            say(f"waiting for {found.get('request_id')} to finish before writing")
             told = True
         if time.monotonic() - began > max_wait:
-            raise ErasureLocked(
-                f"erasure {found.get('request_id')} still holds the lake after {max_wait:.0f} s"
-            )
+            raise LakeLocked(f"{found.get('request_id')} still holds the lake after {max_wait:.0f} s")
         time.sleep(WAIT_SECONDS)
 
 
