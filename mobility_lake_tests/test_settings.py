@@ -22,6 +22,23 @@ def test_defaults_need_no_variable():
     assert (settings.max_quarantine_share, settings.quarantine_min_rows) == (0.05, 200)
 
 
+def test_role_user_and_retention_defaults_and_overrides(monkeypatch):
+    monkeypatch.setenv("USER", "jdoe")
+    monkeypatch.setenv("LOGNAME", "jdoe")
+    defaults = load_settings({})
+    assert (defaults.role, defaults.user) == ("analyst", "jdoe")
+    assert defaults.retention == {"bronze": 90, "silver": 730, "gold": 1825, "audit": 2555}
+    chosen = load_settings(
+        {
+            "MOBILITY_LAKE_ROLE": "operations",
+            "MOBILITY_LAKE_USER": "ops.bot",
+            "MOBILITY_LAKE_RETENTION_DAYS": " silver=400 , bronze=30",
+        }
+    )
+    assert (chosen.role, chosen.user) == ("operations", "ops.bot")
+    assert chosen.retention == {"bronze": 30, "silver": 400, "gold": 1825, "audit": 2555}
+
+
 def test_quarantine_thresholds_are_read_from_their_variables():
     settings = load_settings(
         {"MOBILITY_LAKE_MAX_QUARANTINE_SHARE": "0.2", "MOBILITY_LAKE_QUARANTINE_MIN_ROWS": "0"}
@@ -55,6 +72,21 @@ def test_s3_root_reads_the_aws_variables():
         ({**S3_ENV, "AWS_ALLOW_HTTP": "maybe"}, "expected true or false"),
         ({**S3_ENV, "AWS_ALLOW_HTTP": "false"}, "AWS_ALLOW_HTTP"),
         ({**S3_ENV, "AWS_ENDPOINT_URL": "localhost:8333"}, "AWS_ENDPOINT_URL"),
+        (
+            {"MOBILITY_LAKE_ROLE": "root"},
+            "MOBILITY_LAKE_ROLE is 'root': expected one of data_scientist, .*admin",
+        ),
+        ({"MOBILITY_LAKE_ROLE": "Admin"}, "MOBILITY_LAKE_ROLE"),
+        ({"MOBILITY_LAKE_USER": " "}, "MOBILITY_LAKE_USER.*1 to 128 printable"),
+        ({"MOBILITY_LAKE_USER": "a\tb"}, "MOBILITY_LAKE_USER"),
+        ({"MOBILITY_LAKE_RETENTION_DAYS": "bronze=ninety"}, "MOBILITY_LAKE_RETENTION_DAYS.*layer=days pairs"),
+        (
+            {"MOBILITY_LAKE_RETENTION_DAYS": "platinum=3"},
+            "MOBILITY_LAKE_RETENTION_DAYS.*bronze, silver, gold, audit",
+        ),
+        ({"MOBILITY_LAKE_RETENTION_DAYS": "bronze=0"}, "MOBILITY_LAKE_RETENTION_DAYS"),
+        ({"MOBILITY_LAKE_RETENTION_DAYS": "gold=9,gold=10"}, "MOBILITY_LAKE_RETENTION_DAYS"),
+        ({"MOBILITY_LAKE_RETENTION_DAYS": ""}, "MOBILITY_LAKE_RETENTION_DAYS"),
     ],
 )
 def test_bad_settings_fail_naming_the_variable_and_accepted_values(env, names):
