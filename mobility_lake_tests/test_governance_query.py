@@ -4,6 +4,7 @@ The expected access below is CONTRACT §7's table written out again, not read fr
 policy that drifts from the contract fails here.
 """
 
+import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -14,6 +15,7 @@ from mobility_lake.bronze.ingest import ingest_hours
 from mobility_lake.cli import main
 from mobility_lake.events.catalogue import TOPICS
 from mobility_lake.gold.marts import MARTS
+from mobility_lake.governance.iam import iam_policy
 from mobility_lake.governance.retention import archive_bronze
 from mobility_lake.governance.statements import Statement
 from mobility_lake.query import QueryError, _execute
@@ -244,3 +246,24 @@ def test_the_audit_log_holds_no_personal_value_from_any_statement(lake, cli):
         assert not any(value in text for text in texts), value
         assert not any(value.encode() in payload for payload in files), value
     assert set(log["outcome"]) >= {"ok", "denied", "refused", "failed"}
+
+
+def test_storage_policies_follow_the_same_table():
+    """Each role's IAM policy reads exactly the prefixes its cells allow, never keys/ or landing/."""
+    for role in ROLES:
+        policy = iam_policy(role, "s3://bucket/prod")
+        readable = policy["Statement"][1]["Resource"]
+        listed = policy["Statement"][0]["Condition"]["StringLike"]["s3:prefix"]
+        assert [r.removeprefix("arn:aws:s3:::bucket/") for r in readable] == listed
+        for role_, layer, table in cells():
+            if role_ != role:
+                continue
+            path = f"prod/{layer}/{table}/_delta_log/00000000000000000000.json"
+            assert any(path.startswith(p.removesuffix("*")) for p in listed) == allowed(role, layer, table)
+        assert not any(p.startswith(("prod/keys", "prod/landing", "prod/_locks")) for p in listed)
+
+
+def test_the_policy_shown_in_the_docs_is_the_one_generated():
+    text = (Path(__file__).parents[1] / "docs" / "governance.md").read_text()
+    shown = json.loads(text.split("```json\n", 1)[1].split("```", 1)[0])
+    assert shown == iam_policy("operations", "s3://mobility-lake/prod")
