@@ -42,7 +42,7 @@ def test_every_column_of_every_asset_has_a_description(specs):
         for column, description in described(spec).items()
         if not description.strip()
     ]
-    assert layers == {"landing", "bronze", "silver", "gold"}
+    assert layers == {"landing", "bronze", "silver", "gold", "audit"}
     assert not undescribed, f"columns without a description: {undescribed}"
 
 

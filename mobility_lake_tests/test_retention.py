@@ -1,11 +1,13 @@
 """Retention per layer (CONTRACT §7) over hours that span more than bronze's 90 days, driven by `--now`."""
 
+import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import dagster as dg
 import polars as pl
 import pyarrow.parquet as pq
+import pyrage
 import pytest
 
 from mobility_lake.bronze.ingest import ingest_hours
@@ -206,3 +208,36 @@ def test_the_daily_schedule_runs_the_same_retention_as_of_its_tick(lake):
     assert archived > 0 and lake.read("bronze", "weather")["arrival_hour"].min() >= RECENT
     observed = [e for e in result.all_events if e.event_type_value == "ASSET_OBSERVATION"]
     assert observed and lake.read("audit", "query_log")["action"].to_list() == ["retention"]
+
+
+def test_bronze_keeps_its_rows_when_the_archive_cannot_be_written(lake, capsys):
+    """Never deletes bronze that is not in the archive: a file where the archive table should be makes
+    its write fail, and the command says so in one line."""
+    Path(lake.root, "archive").mkdir()
+    Path(lake.root, "archive", "weather").write_text("not a table")
+    before = landed(lake, "bronze", "weather")
+    code = main(["retention", "--now", (RECENT + timedelta(hours=3)).strftime("%Y-%m-%dT%H:%M")])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 1 and err[-1].startswith("error: mobility-lake retention: archive.weather: writing")
+    assert landed(lake, "bronze", "weather").sort(pl.all()).equals(before.sort(pl.all()))
+    assert before.filter(pl.col("arrival_hour") < RECENT).height > 0
+
+
+def test_an_export_still_finds_a_subjects_archived_events(lake, capsys, tmp_path):
+    """Archived bronze is still data the lake holds about a subject."""
+    old_users = lake.read("silver", "booking_events").filter(pl.col("event_time") < RECENT)["user_id"]
+    user = old_users.drop_nulls().mode().sort()[0]
+    retention(capsys, "--now", (RECENT + timedelta(hours=3)).strftime("%Y-%m-%dT%H:%M"))
+    assert lake.read("bronze", "domain_events")["arrival_hour"].min() >= RECENT
+    identity = pyrage.x25519.Identity.generate()
+    out = tmp_path / "export.age"
+    args = ["gdpr", "export", "--user-id", user, "--recipient", str(identity.to_public()), "--out", str(out)]
+    assert main(args) == 0
+    records = json.loads(pyrage.decrypt(out.read_bytes(), [identity]))["records"]
+    old_events = set(
+        lake.read("silver", "booking_events").filter(
+            (pl.col("user_id") == user) & (pl.col("event_time") < RECENT)
+        )["event_id"]
+    )
+    exported = {r["event_id"] for r in records if r["layer"] == "bronze"}
+    assert old_events and old_events <= exported

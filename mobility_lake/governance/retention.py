@@ -151,10 +151,15 @@ def archive_bronze(lake: Lake, table: str, cutoff: datetime, dry_run: bool, say:
             continue
         say(f"bronze.{table}: moving {change.rows} row(s) of {day} ({len(counts)} hour(s)) to the archive")
         predicate = _hours_predicate(str(day), list(counts))
-        lake.replace_streaming(
-            ARCHIVE, table, schema, lambda d=day, c=counts: _hour_frames(scan, str(d), list(c)),
-            predicate, ["arrival_date"], compression_level=ARCHIVE_ZSTD_LEVEL,
-        )  # fmt: skip
+        try:
+            lake.replace_streaming(
+                ARCHIVE, table, schema, lambda d=day, c=counts: _hour_frames(scan, str(d), list(c)),
+                predicate, ["arrival_date"], compression_level=ARCHIVE_ZSTD_LEVEL,
+            )  # fmt: skip
+        except Exception as exc:  # the store or Delta refused the write (many error classes): bronze stays
+            raise RetentionError(
+                f"archive.{table}: writing {day}'s hours failed ({type(exc).__name__}); bronze keeps them"
+            ) from exc
         archived = _counts(lake.scan(ARCHIVE, table), str(day), list(counts))
         if archived != counts:
             raise RetentionError(
@@ -162,9 +167,7 @@ def archive_bronze(lake: Lake, table: str, cutoff: datetime, dry_run: bool, say:
                 f"{change.rows}: bronze keeps them; run retention again"
             )
         _, removed = lake.delete_where("bronze", table, predicate)
-        change.files_removed = _remove(
-            lake, "bronze", table, removed, "arrival_date", _past_days(day, cutoff)
-        )
+        change.files_removed = _remove(lake, "bronze", table, removed, "arrival_date", _past_days(cutoff))
     return changes
 
 
@@ -228,7 +231,7 @@ def _counts(scan: pl.LazyFrame | None, day: str, hours: list[datetime]) -> dict[
     return dict(zip(found["arrival_hour"].to_list(), found["len"].to_list(), strict=True))
 
 
-def _past_days(day: object, cutoff: datetime) -> Callable[[str], bool]:
+def _past_days(cutoff: datetime) -> Callable[[str], bool]:
     """Bronze dates wholly before the cutoff: all their hours are archived."""
     last = (cutoff - timedelta(days=1)).strftime("%Y-%m-%d")
     return lambda value: value <= last
