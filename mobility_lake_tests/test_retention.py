@@ -13,8 +13,10 @@ import pytest
 from mobility_lake.bronze.ingest import ingest_hours
 from mobility_lake.cli import main
 from mobility_lake.events.catalogue import TOPICS
+from mobility_lake.gold.assets import gold_assets
 from mobility_lake.gold.marts import MARTS
 from mobility_lake.lake_lock import acquire, release
+from mobility_lake.orchestration.jobs import gold_partitions
 from mobility_lake.orchestration.resources import LakeResource
 from mobility_lake.orchestration.retention_run import retain, retention_job, retention_schedule
 from mobility_lake.settings import load_settings
@@ -241,3 +243,26 @@ def test_an_export_still_finds_a_subjects_archived_events(lake, capsys, tmp_path
     )
     exported = {r["event_id"] for r in records if r["layer"] == "bronze"}
     assert old_events and old_events <= exported
+
+
+def test_gold_keeps_a_partition_whose_silver_is_past_its_retention(lake, capsys, monkeypatch):
+    """Gold keeps five years, silver two: re-running an old gold partition must not rebuild it from the
+    nothing silver holds for it then."""
+    monkeypatch.setenv("MOBILITY_LAKE_RETENTION_DAYS", "silver=60")
+    today = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
+    assert retention(capsys, "--now", today.strftime("%Y-%m-%dT%H:%M"))[0] == 0
+    assert lake.read("silver", "booking_events").height == 0
+    demand = lake.read("gold", "demand_by_zone_hour").sort(pl.all())
+    assert demand.filter(pl.col("date") == OLD.date()).height > 0
+    settings = load_settings()
+    asset = next(a for a in gold_assets(gold_partitions(settings)) if a.key.path[-1] == "demand_by_zone_hour")
+    result = dg.materialize(
+        [asset],
+        partition_key=OLD.strftime("%Y-%m-%d-%H:%M"),
+        resources={"lake": LakeResource.from_settings(settings)},
+        instance=dg.DagsterInstance.ephemeral(),
+    )
+    assert result.success
+    metadata = result.asset_materializations_for_node(asset.node_def.name)[0].metadata
+    assert metadata["kept_past_silver_retention"].value > 0 and metadata["rows_written"].value == 0
+    assert lake.read("gold", "demand_by_zone_hour").sort(pl.all()).equals(demand)

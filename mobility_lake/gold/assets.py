@@ -2,13 +2,14 @@
 blocking check computed over the rows as written (read back)."""
 
 from collections.abc import Iterator
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 import dagster as dg
 import pandera.errors as pa_errors
 import polars as pl
 
 from mobility_lake.columns import table_schema
+from mobility_lake.gold.demand import BOOKINGS_LOOKBACK
 from mobility_lake.gold.marts import MARTS, Mart
 from mobility_lake.lineage import column_lineage_metadata
 from mobility_lake.orchestration.automation import gold_condition
@@ -21,6 +22,7 @@ from mobility_lake.silver.quality import CheckOutcome
 from mobility_lake.storage import Lake
 
 CHECK_SCHEMA = "gold_schema"
+LOOKBACK = BOOKINGS_LOOKBACK  # the longest look back of any mart (demand's 28-day averages)
 FRESHNESS = {  # how stale each cadence may get before the UI warns, then fails
     "hourly": dg.FreshnessPolicy.time_window(fail_window=timedelta(hours=3), warn_window=timedelta(hours=2)),
     "daily": dg.FreshnessPolicy.time_window(fail_window=timedelta(hours=30), warn_window=timedelta(hours=27)),
@@ -34,12 +36,30 @@ def gold_key(name: str) -> dg.AssetKey:
     return dg.AssetKey(["gold", name])
 
 
-def write_partition(lake: Lake, mart: Mart, start: datetime) -> tuple[int, dict[str, int]]:
-    """Build, replace and read back one partition; returns its rows and its schema failures per rule."""
-    build = lambda: mart.build(lake, start, start + mart.step)  # noqa: E731
-    lake.replace_where(
-        "gold", mart.name, build(), mart.rows_of(start), partition_by=list(mart.partition_by), rebuild=build
+def silver_retained(lake: Lake, mart: Mart, start: datetime, now: datetime) -> bool:
+    """Whether silver still holds what the partition is made of: before silver's retention cutoff it holds
+    nothing, and rebuilding would replace the partition's rows (gold keeps longer) with none."""
+    cutoff = now.replace(minute=0, second=0, microsecond=0) - timedelta(
+        days=lake.settings.retention["silver"]
     )
+    return start - LOOKBACK >= cutoff
+
+
+def write_partition(
+    lake: Lake, mart: Mart, start: datetime, rebuild: bool = True
+) -> tuple[int, dict[str, int]]:
+    """Build, replace and read back one partition (only read it back when not `rebuild`); returns its rows
+    and its schema failures per rule."""
+    build = lambda: mart.build(lake, start, start + mart.step)  # noqa: E731
+    if rebuild:
+        lake.replace_where(
+            "gold",
+            mart.name,
+            build(),
+            mart.rows_of(start),
+            partition_by=list(mart.partition_by),
+            rebuild=build,
+        )
     written = (
         lake.scan("gold", mart.name)
         .filter(_rows_expr(mart, start))
@@ -98,9 +118,17 @@ def gold_asset(mart: Mart, partitions_def: dg.TimeWindowPartitionsDefinition) ->
         with retry_transient(context):
             for partition in context.partition_keys:
                 start = partitions_def.time_window_for_partition_key(partition).start
-                rows, failures = write_partition(handle, mart, start)
-                context.log.info(f"{mart.name} {partition}: {rows} row(s) written")
-                metadata: dict[str, object] = {"rows_written": rows}
+                rebuild = silver_retained(handle, mart, start, datetime.now(UTC))
+                rows, failures = write_partition(handle, mart, start, rebuild)
+                metadata: dict[str, object] = {"rows_written": rows if rebuild else 0}
+                if rebuild:
+                    context.log.info(f"{mart.name} {partition}: {rows} row(s) written")
+                else:
+                    context.log.warning(
+                        f"{mart.name} {partition}: silver is past its retention for this partition; "
+                        f"its {rows} row(s) are kept as they are, not rebuilt from nothing"
+                    )
+                    metadata["kept_past_silver_retention"] = rows
                 if present is not None:
                     metadata |= completeness(present, start, start + mart.step)
                 check = CheckOutcome(
