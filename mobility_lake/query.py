@@ -13,6 +13,7 @@ the Arrow dataset delta-rs reads: the same files, and so the same rows, any Delt
 import json
 import re
 import secrets
+from collections.abc import Iterable
 from functools import cache
 
 import duckdb
@@ -20,12 +21,14 @@ import polars as pl
 from dagster_duckdb import DuckDBResource
 from deltalake import DeltaTable
 
+from mobility_lake.bronze.ingest import bronze_schema
 from mobility_lake.events.catalogue import TOPICS
 from mobility_lake.gold.marts import MARTS
 from mobility_lake.governance import audit
 from mobility_lake.governance.policy import MASK, MASKED_COLUMNS, may_read, sees_masked
 from mobility_lake.governance.statements import Refused, Statement, parse
 from mobility_lake.silver.tables import SILVER_TABLES
+from mobility_lake.silver.transforms import QUARANTINE, silver_columns
 from mobility_lake.storage import Lake
 
 TABLES: dict[str, tuple[str, ...]] = {
@@ -69,21 +72,24 @@ def safe_message(message: str) -> str:
     return f"{kind}: a value{where} could not be used as the query asks (values are not shown)"
 
 
-def existing_tables(lake: Lake) -> dict[str, DeltaTable]:
-    """`layer.table` -> its Delta table, for every table written so far."""
+def existing_tables(lake: Lake, names: Iterable[str] | None = None) -> dict[str, DeltaTable]:
+    """`layer.table` -> its Delta table, for the tables of `names` (default: all) written so far."""
+    wanted = (
+        names
+        if names is not None
+        else (f"{layer}.{name}" for layer, tables in TABLES.items() for name in tables)
+    )
     found = {}
-    for layer, names in TABLES.items():
-        for name in names:
-            table = lake.delta_table(layer, name)
-            if table is not None:
-                found[f"{layer}.{name}"] = table
+    for qualified in wanted:
+        table = lake.delta_table(*qualified.split("."))
+        if table is not None:
+            found[qualified] = table
     return found
 
 
 def run_query(lake: Lake, sql: str, role: str, user: str) -> pl.DataFrame:
-    """Run `sql` as `role`, audited; AccessDenied or QueryError when it does not run."""
-    existing = existing_tables(lake)
-    names = {n for table in existing.values() for n in table.schema().to_arrow().names} | function_names()
+    """Run `sql` as `role`, audited; AccessDenied or QueryError when it does not run. Only the tables the
+    statement reads are opened."""
 
     def audited(outcome: str, statement: str | None, reason: str | None = None, **more) -> None:
         audit.record(
@@ -91,7 +97,7 @@ def run_query(lake: Lake, sql: str, role: str, user: str) -> pl.DataFrame:
         )
 
     try:
-        statement = parse(sql, TABLES, names)
+        statement = parse(sql, TABLES, known_names())
     except Refused as refused:
         audited("refused", refused.normalized or None, refused.kind)
         raise AccessDenied(f"refused: {refused}") from None
@@ -99,13 +105,14 @@ def run_query(lake: Lake, sql: str, role: str, user: str) -> pl.DataFrame:
     if denied:
         audited("denied", statement.normalized, f"denied: {denied[0]}", tables=statement.tables)
         raise AccessDenied(f"role {role} may not read {denied[0]}")
+    existing = existing_tables(lake, statement.tables)
     missing = [name for name in statement.tables if name not in existing]
     if missing:
         audited("failed", statement.normalized, "no such table yet", tables=statement.tables)
-        readable = sorted(n for n in existing if may_read(role, *n.split(".")))
+        readable = sorted(n for n in existing_tables(lake) if may_read(role, *n.split(".")))
         raise QueryError(f"no such table yet: {', '.join(missing)}; tables: {', '.join(readable)}")
     try:
-        frame = _execute(statement, {name: existing[name] for name in statement.tables}, sees_masked(role))
+        frame = _execute(statement, existing, sees_masked(role))
     except QueryError as failed:
         audited("failed", statement.normalized, str(failed).split(":", 1)[0], tables=statement.tables)
         raise
@@ -142,12 +149,15 @@ def _columns(names: list[str], masked: bool) -> str:
 
 
 @cache
-def function_names() -> frozenset[str]:
-    """DuckDB's function names: the normalized statement keeps these, renames other names."""
+def known_names() -> frozenset[str]:
+    """The names the normalized statement keeps (every other is renamed): the columns the lake's tables are
+    written with, from their schemas in code (no table is opened), and DuckDB's function names."""
+    schemas = [bronze_schema(t.bronze_table) for t in TOPICS]
+    schemas += [silver_columns(t) for t in SILVER_TABLES] + [QUARANTINE, audit.SCHEMA]
+    schemas += [m.module.COLUMNS for m in MARTS]
     with duckdb.connect(":memory:") as conn:
-        return frozenset(
-            r[0].lower() for r in conn.sql("SELECT function_name FROM duckdb_functions()").fetchall()
-        )
+        functions = conn.sql("SELECT function_name FROM duckdb_functions()").fetchall()
+    return frozenset(name for schema in schemas for name in schema) | {r[0].lower() for r in functions}
 
 
 def render(frame: pl.DataFrame, fmt: str) -> str:

@@ -220,18 +220,20 @@ class Lake:
         uri = self.table_uri(layer, table)
         arrow_schema = pl.DataFrame(schema=schema).to_arrow().schema
         stats = {STATS_COLUMNS_PROPERTY: ",".join(stats_columns(schema, partition_by))}
-        self._commit(
-            lambda: DeltaTable.create(
+        existing = self.delta_table(layer, table)
+        if existing is None:  # `ignore`: a racing creator may have made it since
+            self._commit(
+                lambda: DeltaTable.create(
+                    uri,
+                    arrow_schema,
+                    partition_by=partition_by,
+                    mode="ignore",
+                    configuration=stats,
+                    storage_options=self.storage_options or None,
+                ),
                 uri,
-                arrow_schema,
-                partition_by=partition_by,
-                mode="ignore",
-                configuration=stats,
-                storage_options=self.storage_options or None,
-            ),
-            uri,
-        )
-        existing = self._existing(layer, table)
+            )
+            existing = self._existing(layer, table)
         if existing.metadata().configuration.get(STATS_COLUMNS_PROPERTY) is None:
             self._commit(lambda: existing.alter.set_table_properties(stats), uri)
         missing = [name for name in schema if name not in data_files.table_schema(existing)]

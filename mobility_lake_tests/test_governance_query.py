@@ -11,19 +11,17 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from mobility_lake.bronze.ingest import ingest_hours
 from mobility_lake.cli import main
-from mobility_lake.events.catalogue import TOPICS
 from mobility_lake.gold.marts import MARTS
 from mobility_lake.governance.iam import iam_policy
 from mobility_lake.governance.retention import archive_bronze
 from mobility_lake.governance.statements import Statement
 from mobility_lake.query import QueryError, _execute
 from mobility_lake.settings import load_settings
-from mobility_lake.silver.pipeline import materialize_hour, reference_data
 from mobility_lake.silver.tables import SILVER_TABLES
 from mobility_lake.simulate import DefectShares, simulate
 from mobility_lake.storage import Lake
+from mobility_lake_tests.core_lake import bronze_and_silver
 
 START = datetime(2026, 3, 10, 6, tzinfo=UTC)
 ROLES = ("data_scientist", "ml_engineer", "analyst", "operations", "admin")
@@ -71,10 +69,7 @@ def lake(tmp_path_factory) -> Lake:
     root = tmp_path_factory.mktemp("lake")
     lake = Lake(load_settings({"MOBILITY_LAKE_ROOT": str(root)}))
     simulate(lake, START, 1, vehicles=12, seed=5, defects=DefectShares(malformed=0.05, out_of_range=0.03))
-    for topic in TOPICS:
-        ingest_hours(lake, topic.bronze_table, [START])
-    for table in SILVER_TABLES:
-        materialize_hour(lake, table, START, START - timedelta(days=1), reference_data())
+    bronze_and_silver(lake, [START], START - timedelta(days=1))
     demand = next(m for m in MARTS if m.name == "demand_by_zone_hour")
     rows = demand.build(lake, START, START + timedelta(hours=1))
     lake.replace_where(

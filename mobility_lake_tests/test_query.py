@@ -10,15 +10,14 @@ from datetime import UTC, datetime, timedelta
 import polars as pl
 import pytest
 
-from mobility_lake.bronze.ingest import ingest_hours
 from mobility_lake.cli import main
 from mobility_lake.events.catalogue import TOPICS
 from mobility_lake.query import run_query
 from mobility_lake.settings import load_settings
-from mobility_lake.silver.pipeline import materialize_hour, reference_data
 from mobility_lake.silver.tables import SILVER_TABLES
 from mobility_lake.simulate import DefectShares, simulate
 from mobility_lake.storage import Lake
+from mobility_lake_tests.core_lake import bronze_and_silver
 
 START = datetime(2026, 3, 10, 6, tzinfo=UTC)
 
@@ -28,10 +27,7 @@ def lake(tmp_path_factory) -> Lake:
     root = tmp_path_factory.mktemp("lake")
     lake = Lake(load_settings({"MOBILITY_LAKE_ROOT": str(root)}))
     simulate(lake, START, 1, vehicles=10, seed=4, defects=DefectShares(malformed=0.05, out_of_range=0.02))
-    for topic in TOPICS:
-        ingest_hours(lake, topic.bronze_table, [START])
-    for table in SILVER_TABLES:
-        materialize_hour(lake, table, START, START - timedelta(days=1), reference_data())
+    bronze_and_silver(lake, [START], START - timedelta(days=1))
     return lake
 
 

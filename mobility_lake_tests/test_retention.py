@@ -24,6 +24,7 @@ from mobility_lake.silver.pipeline import materialize_hour, reference_data
 from mobility_lake.silver.tables import SILVER_TABLES
 from mobility_lake.simulate import DefectShares, simulate
 from mobility_lake.storage import Lake
+from mobility_lake_tests.core_lake import bronze_and_silver
 
 OLD = datetime(2026, 1, 5, 10, tzinfo=UTC)  # two hours here ...
 RECENT = OLD + timedelta(days=100)  # ... and two here
@@ -36,10 +37,7 @@ DAY = timedelta(days=1)
 def build(lake: Lake) -> None:
     for start in (OLD, RECENT):
         simulate(lake, start, 2, vehicles=10, seed=3, defects=DefectShares(malformed=0.05, out_of_range=0.03))
-    for topic in TOPICS:
-        ingest_hours(lake, topic.bronze_table, HOURS)
-    for hour in HOURS:
-        silver_hour(lake, hour)
+    bronze_and_silver(lake, HOURS, FIRST)
     for mart in (m for m in MARTS if m.name in GOLD):
         for hour in HOURS:
             start = hour if mart.cadence == "hourly" else hour.replace(hour=0)

@@ -27,7 +27,6 @@ from mobility_lake.silver.tables import SILVER_TABLES
 from mobility_lake.storage import Lake, sql_literal
 
 ARCHIVE_ZSTD_LEVEL = 12  # bronze is written at polars' default (3); the archive is read rarely
-HOUR = timedelta(hours=1)
 Say = Callable[[str], None]
 
 

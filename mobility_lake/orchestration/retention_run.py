@@ -16,36 +16,32 @@ from mobility_lake.governance.assets import KEY as AUDIT_KEY
 from mobility_lake.governance.assets import observation
 from mobility_lake.governance.retention import Report, apply_retention
 from mobility_lake.lake_lock import acquire, release
+from mobility_lake.orchestration.requests import IN_FLIGHT, PARTITION_TAG
 from mobility_lake.orchestration.resources import LakeResource
+from mobility_lake.partitions import RANGE_START_TAG, parse_hour_key
 from mobility_lake.storage import Lake
 
 JOB = "retention"
 SCHEDULE = "retention_daily"
 CRON = "30 3 * * *"  # daily, 03:30 UTC
-IN_PROGRESS = [
-    dg.DagsterRunStatus.QUEUED,
-    dg.DagsterRunStatus.NOT_STARTED,
-    dg.DagsterRunStatus.STARTING,
-    dg.DagsterRunStatus.STARTED,
-]
-PARTITION_TAG = "dagster/partition"
-RANGE_START_TAG = "dagster/asset_partition_range_start"
 
 
 def partition_start(key: str) -> datetime | None:
     """The first hour of a partition key: hourly `2026-03-10-06:00`, daily or weekly `2026-03-10`."""
-    for form in ("%Y-%m-%d-%H:%M", "%Y-%m-%d"):
-        try:
-            return datetime.strptime(key, form).replace(tzinfo=UTC)
-        except ValueError:
-            continue
-    return None
+    try:
+        return parse_hour_key(key)
+    except ValueError:
+        pass
+    try:
+        return datetime.strptime(key, "%Y-%m-%d").replace(tzinfo=UTC)
+    except ValueError:
+        return None
 
 
 def busy_from(instance: dg.DagsterInstance, own_run_id: str | None = None) -> datetime | None:
     """The earliest hour a partitioned run in progress (other than `own_run_id`) covers."""
     starts = []
-    for run in instance.get_runs(dg.RunsFilter(statuses=IN_PROGRESS)):
+    for run in instance.get_runs(dg.RunsFilter(statuses=IN_FLIGHT)):
         if run.run_id == own_run_id:
             continue
         key = run.tags.get(RANGE_START_TAG) or run.tags.get(PARTITION_TAG)
@@ -96,10 +92,11 @@ def retention_op(context: dg.OpExecutionContext, lake: LakeResource) -> dg.Outpu
     now = datetime.fromisoformat(now_text) if now_text else datetime.now(UTC)
     if now.tzinfo is None:
         now = now.replace(tzinfo=UTC)
-    report = retain(lake.lake(), context.instance, now, False, context.log.info, context.run_id)
+    handle = lake.lake()
+    report = retain(handle, context.instance, now, False, context.log.info, context.run_id)
     for line in report.lines():
         context.log.info(line)
-    _, observed = observation(lake.lake())
+    _, observed = observation(handle)
     context.log_event(dg.AssetObservation(asset_key=AUDIT_KEY, metadata=observed))
     return dg.Output(
         None,
