@@ -16,7 +16,7 @@ import polars as pl
 from mobility_lake.bronze.ledger import arrival_date, ingested_files
 from mobility_lake.bronze.records import BRONZE_COLUMNS, records_from_file
 from mobility_lake.events.catalogue import LANDING_SUFFIXES, TELEMETRY, topic_for_table
-from mobility_lake.events.envelope import parse_event_time
+from mobility_lake.events.envelope import event_times
 from mobility_lake.gdpr.keys import keys_for_subjects
 from mobility_lake.gdpr.sealing import KEY_COLUMN, naming_a_subject, seal
 from mobility_lake.landing import LandingFile, hour_folder, parse_landing_key
@@ -184,5 +184,5 @@ def _file_rows(
         pl.lit(ingested_at, pl.Datetime("us", "UTC")).alias("ingested_at"),
         pl.lit(hour, pl.Datetime("us", "UTC")).alias("arrival_hour"),
         pl.lit(arrival_date(hour)).alias("arrival_date"),
-        parse_event_time(pl.col("time")).dt.truncate("1h").alias("event_hour"),
+        event_times(records["time"]).dt.truncate("1h").alias("event_hour"),
     ).select([c for c in bronze_schema(table) if c != KEY_COLUMN])

@@ -45,14 +45,15 @@ def earlier_copies(
     first_hour: datetime,
     lateness: timedelta,
     rows: pl.LazyFrame,
+    hashes: pl.Series | None = None,
 ) -> pl.DataFrame:
     """For the identities of `rows` (the hour's placed bronze rows) that another hour also holds, that hour's
-    first copy: its identity and its landing order (`ORDER`)."""
+    first copy: its identity and its landing order (`ORDER`). `hashes` are the identity hashes of `rows`
+    when the caller has them already."""
     scan = landed_rows(lake, bronze_table)
     identified = pl.col("source").is_not_null() & pl.col("id").is_not_null()
-    hashes = (
-        rows.filter(identified).select(identity_hash().alias("h")).unique().collect(engine="streaming")["h"]
-    )
+    if hashes is None:
+        hashes = rows.filter(identified).select(identity_hash().alias("h")).collect(engine="streaming")["h"]
     if scan is None or hashes.is_empty():
         return pl.DataFrame(schema={**dict.fromkeys(KEY, pl.String()), **_order_schema(rows)})
     start, end = window(hour, lateness)
@@ -81,17 +82,7 @@ def classify_copies(frame: pl.DataFrame, earlier: pl.DataFrame | None) -> pl.Dat
     "duplicate" (same event time as the first copy) or "conflicting"; rows without an identity are "first".
 
     The hour's first copy of an identity is "conflicting" too when another hour's copy landed before it."""
-    identified = pl.col("id").is_not_null() & pl.col("source").is_not_null()
-    first_time = pl.col("event_time").first().over(KEY)
-    first = ~identified | pl.struct(KEY).is_first_distinct()
-    copy = (
-        pl.when(first)
-        .then(pl.lit("first"))
-        .when(pl.col("event_time").eq_missing(first_time))
-        .then(pl.lit("duplicate"))
-        .otherwise(pl.lit("conflicting"))
-    )
-    frame = frame.with_columns(copy.alias("copy"))
+    frame = frame.with_columns(_copies_in(frame).alias("copy"))
     if earlier is None or earlier.is_empty():
         return frame
     landed_before = (
@@ -117,21 +108,55 @@ def classify_copies(frame: pl.DataFrame, earlier: pl.DataFrame | None) -> pl.Dat
     ).drop("_displaced")
 
 
-def repeated_elsewhere(lake: Lake, table: str, hour: datetime, lateness: timedelta) -> int:
+def _copies_in(frame: pl.DataFrame) -> pl.Series:
+    """The `copy` of each row within the frame alone. Identities are compared exactly only among the rows
+    whose 8-byte identity hash repeats (a hundredth of an hour): a unique hash is a unique identity."""
+    copies = pl.Series("copy", ["first"] * frame.height, pl.String)
+    repeats = frame.select(identity_hash().is_duplicated()).to_series()
+    if not repeats.any():
+        return copies
+    rows = repeats.arg_true()  # ascending: the candidates keep their landing order
+    identified = pl.col("id").is_not_null() & pl.col("source").is_not_null()
+    first_time = pl.col("event_time").first().over(KEY)
+    copy = (
+        pl.when(~identified | pl.struct(KEY).is_first_distinct())
+        .then(pl.lit("first"))
+        .when(pl.col("event_time").eq_missing(first_time))
+        .then(pl.lit("duplicate"))
+        .otherwise(pl.lit("conflicting"))
+    )
+    candidates = frame.select(*KEY, "event_time").gather(rows)
+    return copies.scatter(rows, candidates.select(copy).to_series())
+
+
+def silver_hour_hashes(scan: pl.LazyFrame, hour: datetime) -> pl.Series:
+    """The identity hash of every row of a silver hour, streamed from the table: 8 bytes a row."""
+    key = identity_hash("event_source", "event_id").alias("h")
+    return (
+        scan.filter(pl.col("date") == hour.date())
+        .filter(_in_hour(hour))
+        .select(key)
+        .collect(engine="streaming")["h"]
+    )
+
+
+def _in_hour(hour: datetime) -> pl.Expr:
+    return (pl.col("event_time") >= hour) & (pl.col("event_time") < hour + HOUR)
+
+
+def repeated_elsewhere(
+    lake: Lake, table: str, hour: datetime, lateness: timedelta, here: pl.Series | None = None
+) -> int:
     """Identities of the silver hour that silver also holds in another hour of the window (`window`, here
-    in event time)."""
+    in event time); `here` is the hour's `silver_hour_hashes` when the caller has them already."""
     scan = lake.scan("silver", table)
     if scan is None:
         return 0
     start, end = window(hour, lateness)
-    in_hour = (pl.col("event_time") >= hour) & (pl.col("event_time") < hour + HOUR)
-    key = identity_hash("event_source", "event_id").alias("h")
-    here = (
-        scan.filter(pl.col("date") == hour.date())
-        .filter(in_hour)
-        .select(key)
-        .collect(engine="streaming")["h"]
-    )
+    in_hour = _in_hour(hour)
+    key = identity_hash("event_source", "event_id")
+    if here is None:
+        here = silver_hour_hashes(scan, hour)
     if here.is_empty():
         return 0
     candidates = (

@@ -41,7 +41,7 @@ def decode_payload(frame: pl.DataFrame, table: SilverTable) -> tuple[pl.DataFram
     typed = frame.select(
         ROW, pl.col("type").str.strip_prefix("com.mobilitycorp.").alias("event_type"), *values
     )
-    flags = frame.select(ROW, *invalid)
+    flags = frame.select(ROW, *invalid).filter(pl.any_horizontal(pl.exclude(ROW)))  # the few broken rows
     columns = list(table.payload_columns)
     invalid_types = (
         flags.unpivot(index=ROW, on=columns, variable_name="field", value_name="broken")

@@ -1,12 +1,12 @@
 """Silver hour by hour: read the bronze rows placed in the hour, build, write, and measure what was written.
 
-An hour is processed in chunks of bronze rows split by a hash of the event `source`: every copy of an
-event shares its source, so each chunk sorts out its own copies, and memory holds one chunk at a time.
-Copies in other hours are looked up once per hour, before the chunks (`identity.py`).
-An hour of more than one chunk is read from bronze once into local files, one per chunk (`parts.py`).
-The chunks stream into one Delta commit per table (silver, then quarantine) that replaces the hour's
-window, so re-running an hour or a range gives the same tables. The figures returned are what the asset
-checks judge; row counts and identity uniqueness are read back from the tables, not taken from memory.
+An hour is processed in parts of bronze rows, every copy of an event in the same part, so that each part
+sorts out its own copies and memory holds one part at a time; the parts are read straight from bronze's
+data files (`hour_rows.py`). Copies in other hours are looked up once per hour, before the parts
+(`identity.py`). The parts stream into one Delta commit per table (silver, then quarantine) that replaces
+the hour's window, so re-running an hour or a range gives the same tables. The figures returned are what
+the asset checks judge; row counts and identity uniqueness are read back from the tables, not taken from
+memory.
 """
 
 from collections import Counter
@@ -17,14 +17,17 @@ from pathlib import Path
 
 import polars as pl
 
-from mobility_lake.bronze.history import landed_rows
-from mobility_lake.bronze.ledger import arrival_date
 from mobility_lake.gdpr.keys import keys_by_id
-from mobility_lake.parts import part_count, spill_directory, split_by_key
-from mobility_lake.placement import FUTURE_TOLERANCE, silver_hour
+from mobility_lake.parts import spill_directory
 from mobility_lake.settings import DEFAULT_LATENESS_HOURS
 from mobility_lake.silver.fx import load_fx_rates
-from mobility_lake.silver.identity import earlier_copies, repeated_elsewhere
+from mobility_lake.silver.hour_rows import census, hour_files, placed_in, scan_files
+from mobility_lake.silver.identity import (
+    earlier_copies,
+    identity_hash,
+    repeated_elsewhere,
+    silver_hour_hashes,
+)
 from mobility_lake.silver.quality import HourFigures, schema_failures
 from mobility_lake.silver.tables import SilverTable
 from mobility_lake.silver.transforms import QUARANTINE, Reference, build_silver, silver_columns
@@ -32,11 +35,6 @@ from mobility_lake.silver.zones import load_zones
 from mobility_lake.storage import Lake, window_predicate
 
 HOUR = timedelta(hours=1)
-# The bronze columns silver reads; the rest (traceparent, dataschema, raw text, ...) stay in bronze.
-BRONZE_INPUT = (
-    "specversion", "id", "source", "type", "time", "subject", "data", "error",
-    "record_number", "landing_file", "ingested_at", "arrival_hour", "event_hour", "subject_key",
-)  # fmt: skip
 
 
 @lru_cache(maxsize=1)
@@ -45,19 +43,9 @@ def reference_data() -> Reference:
 
 
 def placed_rows(lake: Lake, table: SilverTable, hour: datetime, first_hour: datetime) -> pl.LazyFrame | None:
-    """Every bronze row placed in `hour`, whichever arrival hour it landed in (never bounded above: a
-    re-run also finds events later than the lateness window); None before bronze has a table."""
-    scan = landed_rows(lake, table.bronze_table)
-    if scan is None:
-        return None
-    columns = [c for c in (*BRONZE_INPUT, "data_struct") if c in scan.collect_schema()]
-    placed = silver_hour(pl.col("event_hour"), pl.col("arrival_hour"), first_hour)
-    return (
-        scan.filter(pl.col("arrival_date") >= arrival_date(hour - FUTURE_TOLERANCE))
-        .filter((pl.col("event_hour") == hour) | (pl.col("arrival_hour") == hour))
-        .filter(placed == hour)
-        .select(columns)
-    )
+    """Every bronze row placed in `hour`, whichever arrival hour it landed in; None before bronze has a table."""
+    found = hour_files(lake, table, hour)
+    return None if found is None else scan_files(lake, *found).filter(placed_in(hour, first_hour))
 
 
 def materialize_hour(
@@ -82,11 +70,12 @@ def _materialize_hour(
     lateness: timedelta,
     spill: Path,
 ) -> HourFigures:
-    rows = placed_rows(lake, table, hour, first_hour)
-    total = 0 if rows is None else rows.select(pl.len()).collect().item()
-    parts = [] if rows is None or total == 0 else split_by_key(rows, "source", part_count(total), spill)
+    rows = census(lake, table, hour, first_hour)
+    empty = rows is None or rows.rows == 0
     earlier = (
-        None if not parts else earlier_copies(lake, table.bronze_table, hour, first_hour, lateness, rows)
+        None
+        if empty
+        else earlier_copies(lake, table.bronze_table, hour, first_hour, lateness, rows.scan, rows.hashes)
     )
     figures = HourFigures(hour)
     quarantined: list[pl.DataFrame] = []
@@ -95,9 +84,9 @@ def _materialize_hour(
         figures.bronze_rows = figures.duplicates = 0
         figures.schema_failures.clear()
         quarantined.clear()
-        for part in parts:
+        for part in () if empty else rows.parts(spill):
             result = build_silver(
-                part.collect(), table, hour, first_hour, reference, earlier, lambda ids: keys_by_id(lake, ids)
+                part, table, hour, first_hour, reference, earlier, lambda ids: keys_by_id(lake, ids)
             )
             figures.bronze_rows += result.bronze_rows
             figures.duplicates += result.duplicates
@@ -118,8 +107,10 @@ def _materialize_hour(
         partition_by=["partition_date"],
     )
     figures.quarantine_by_reason = Counter(dict(quarantine.group_by("reason").len().iter_rows()))
-    figures.silver_rows, figures.repeated_identities = _read_back_silver(lake, table, hour)
-    figures.repeated_elsewhere = repeated_elsewhere(lake, table.name, hour, lateness)
+    scan = lake.scan("silver", table.name)
+    hashes = silver_hour_hashes(scan, hour).sort()  # read once for both identity figures
+    figures.silver_rows, figures.repeated_identities = _read_back_silver(lake, table, hour, hashes)
+    figures.repeated_elsewhere = repeated_elsewhere(lake, table.name, hour, lateness, hashes)
     figures.quarantine_rows = _count(lake, "quarantine", table.name, "partition_hour", hour)
     return figures
 
@@ -133,8 +124,11 @@ def _count(lake: Lake, layer: str, table: str, column: str, hour: datetime) -> i
     return 0 if scan is None else scan.filter(_in_hour(column, hour)).select(pl.len()).collect().item()
 
 
-def _read_back_silver(lake: Lake, table: SilverTable, hour: datetime) -> tuple[int, int]:
-    """Rows in the silver hour as written, and how many of them repeat an identity (hash, then exact).
+def _read_back_silver(
+    lake: Lake, table: SilverTable, hour: datetime, hashes: pl.Series | None = None
+) -> tuple[int, int]:
+    """Rows in the silver hour as written, and how many of them repeat an identity (hash, then exact);
+    `hashes` are the hour's identity hashes, sorted, when the caller has them already.
 
     Only the identity hashes are held (8 bytes a row, streamed from the table), and repeats are found by
     sorting them: the identities themselves, or a hash table of 180M rows, would not fit in the memory bound.
@@ -142,12 +136,13 @@ def _read_back_silver(lake: Lake, table: SilverTable, hour: datetime) -> tuple[i
     scan = lake.scan("silver", table.name)
     if scan is None:
         return 0, 0
-    in_hour = scan.filter(pl.col("date") == hour.date()).filter(_in_hour("event_time", hour))
-    identity = pl.struct("event_source", "event_id").hash()
-    hashes = in_hour.select(identity.alias("h")).collect(engine="streaming")["h"].sort()
+    if hashes is None:
+        hashes = silver_hour_hashes(scan, hour).sort()
     following, preceding = hashes.slice(1), hashes.slice(0, max(hashes.len() - 1, 0))  # views, not copies
     repeated = following.filter(following == preceding)
     if repeated.is_empty():
         return hashes.len(), 0
+    in_hour = scan.filter(pl.col("date") == hour.date()).filter(_in_hour("event_time", hour))
+    identity = identity_hash("event_source", "event_id")
     exact = in_hour.select("event_source", "event_id").filter(identity.is_in(repeated.implode())).collect()
     return hashes.len(), int(exact.is_duplicated().sum())

@@ -12,7 +12,7 @@ from datetime import datetime
 
 import polars as pl
 
-from mobility_lake.events.envelope import parse_event_time
+from mobility_lake.events.envelope import event_times
 from mobility_lake.gdpr.sealing import ERASED, KEY_COLUMN, SEALED_FIELDS, open_for_silver
 from mobility_lake.silver.fx import to_eur
 from mobility_lake.silver.identity import CONFLICT_REASON, CONFLICT_RULE, ORDER, classify_copies
@@ -97,13 +97,8 @@ def build_silver(
     `keys(key_ids)` the subject keys that still exist, to open sealed personal values with."""
     if KEY_COLUMN not in bronze.columns:
         bronze = bronze.with_columns(pl.lit(None, pl.String).alias(KEY_COLUMN))
-    frame = classify_copies(
-        open_for_silver(bronze, keys)
-        .sort(list(ORDER), nulls_last=True)
-        .with_row_index(ROW)
-        .with_columns(parse_event_time(pl.col("time")).alias("event_time")),
-        earlier,
-    )
+    ordered = _in_landing_order(open_for_silver(bronze, keys)).with_row_index(ROW)
+    frame = classify_copies(ordered.with_columns(event_times(ordered["time"]).alias("event_time")), earlier)
     kept = frame.filter(pl.col("copy") == "first")
     conflicting = frame.filter(pl.col("copy") == "conflicting").with_columns(
         pl.lit(CONFLICT_RULE).alias("rule"), pl.lit(CONFLICT_REASON).alias("reason")
@@ -111,7 +106,7 @@ def build_silver(
     duplicates = frame.height - kept.height - conflicting.height
 
     envelope = envelope_failures(kept, table, first_hour)
-    passing = kept.join(envelope.select(ROW), on=ROW, how="anti")
+    passing = _without(kept, envelope)
     typed, invalid_types = decode_payload(passing, table)
     failures = [envelope, payload_failures(typed, invalid_types, table)]
 
@@ -120,12 +115,29 @@ def build_silver(
     erased = passing.filter(pl.col(ERASED)).select(ROW).to_series()
     excused = pl.col("rule").is_in(ERASABLE_RULES) & pl.col(ROW).is_in(erased.implode())
     failed = first_failure(pl.concat(failures, how="vertical").filter(~excused))
-    silver = silver.join(failed.select(ROW), on=ROW, how="anti").select(list(silver_columns(table)))
+    silver = _without(silver, failed).select(list(silver_columns(table)))
     quarantine = _quarantine(pl.concat([conflicting, kept.join(failed, on=ROW)], how="diagonal"), hour)
     return SilverResult(silver=silver, quarantine=quarantine, bronze_rows=frame.height, duplicates=duplicates)
 
 
+def _in_landing_order(bronze: pl.DataFrame) -> pl.DataFrame:
+    """The rows sorted by `ORDER`, landing files compared by their rank among the few files of the rows
+    (integers sort in a third less time than the file names)."""
+    files = bronze["landing_file"].unique().sort(nulls_last=True).drop_nulls()
+    rank = pl.col("landing_file").replace_strict(
+        files, pl.int_range(files.len(), dtype=pl.UInt32, eager=True), default=None
+    )
+    keys = [rank if column == "landing_file" else pl.col(column) for column in ORDER]
+    return bronze.sort(keys, nulls_last=True)
+
+
+def _without(frame: pl.DataFrame, failures: pl.DataFrame) -> pl.DataFrame:
+    """`frame` without the rows `failures` names."""
+    return frame.join(failures.select(ROW), on=ROW, how="anti") if failures.height else frame
+
+
 def _assemble(passing: pl.DataFrame, typed: pl.DataFrame, table: SilverTable) -> pl.DataFrame:
+    """Envelope and typed payload side by side: `typed` holds `passing`'s rows in its order."""
     envelope = passing.select(
         ROW,
         pl.col("id").alias("event_id"),
@@ -135,7 +147,7 @@ def _assemble(passing: pl.DataFrame, typed: pl.DataFrame, table: SilverTable) ->
         pl.col("subject").alias("event_subject"),
         *LINEAGE,
     )
-    return envelope.join(typed.drop("event_type"), on=ROW, how="left")
+    return pl.concat([envelope, typed.drop(ROW, "event_type")], how="horizontal")
 
 
 def _enrich(frame: pl.DataFrame, table: SilverTable, reference: Reference) -> pl.DataFrame:

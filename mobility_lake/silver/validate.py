@@ -45,14 +45,15 @@ def envelope_failures(frame: pl.DataFrame, table: SilverTable, first_hour: datet
             "invalid_data",
         ),
     ]
+    hits = [condition.fill_null(False) for condition, _, _ in rules]
     rule = pl.lit(None, pl.String)
     reason = pl.lit(None, pl.String)
-    for condition, name, code in reversed(rules):
-        hit = condition.fill_null(False)
+    for hit, (_, name, code) in reversed(list(zip(hits, rules, strict=True))):
         rule = pl.when(hit).then(pl.lit(name)).otherwise(rule)
         reason = pl.when(hit).then(code if isinstance(code, pl.Expr) else pl.lit(code)).otherwise(reason)
-    return (
-        frame.select(ROW, rule.alias("rule"), reason.alias("reason"))
+    return (  # the first failing rule is picked among the few failing rows only
+        frame.filter(pl.any_horizontal(hits))
+        .select(ROW, rule.alias("rule"), reason.alias("reason"))
         .drop_nulls("rule")
         .with_columns(pl.lit(0, pl.Int32).alias("priority"))
     )

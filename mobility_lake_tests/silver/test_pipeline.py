@@ -7,9 +7,12 @@ import pytest
 from deltalake import write_deltalake
 
 from mobility_lake import parts
+from mobility_lake.bronze import ingest
 from mobility_lake.bronze.ingest import ingest_hours
 from mobility_lake.events.catalogue import TOPICS
 from mobility_lake.settings import load_settings
+from mobility_lake.silver.hour_rows import census
+from mobility_lake.silver.identity import identity_hash
 from mobility_lake.silver.pipeline import _read_back_silver, materialize_hour, reference_data
 from mobility_lake.silver.tables import SILVER_BY_NAME
 from mobility_lake.simulate import DefectShares, simulate
@@ -22,12 +25,15 @@ DEFECTS = DefectShares(
 )
 
 
-def silver_lake(root, chunk_rows: int, monkeypatch) -> tuple[Lake, list]:
+def silver_lake(root, chunk_rows: int, monkeypatch, file_per_landing_file: bool = False) -> tuple[Lake, list]:
     lake = Lake(load_settings({"MOBILITY_LAKE_ROOT": str(root)}))
     simulate(lake, START, 2, vehicles=8, seed=21, defects=DEFECTS)
     hours = [START, START + timedelta(hours=1)]
-    for topic in TOPICS:
-        ingest_hours(lake, topic.bronze_table, hours)
+    with monkeypatch.context() as patched:
+        if file_per_landing_file:  # a bronze data file per landing file: parts of several files
+            patched.setattr(ingest, "BATCH_BYTES", 1)
+        for topic in TOPICS:
+            ingest_hours(lake, topic.bronze_table, hours)
     monkeypatch.setattr(parts, "PART_ROWS", chunk_rows)
     figures = [
         materialize_hour(lake, SILVER_BY_NAME["vehicle_telemetry"], h, FIRST, reference_data()) for h in hours
@@ -40,10 +46,24 @@ def content(lake: Lake, layer: str) -> pl.DataFrame:
     return frame.sort(frame.columns, nulls_last=True)
 
 
-def test_chunked_hours_give_the_same_tables_and_figures_as_whole_hours(tmp_path, monkeypatch):
+@pytest.mark.parametrize(
+    ("chunk_rows", "split_by_source"),
+    [(150, False), (20, True)],
+    ids=["parts of bronze files, repeated identities together", "repeats past a part: split by source"],
+)
+def test_chunked_hours_give_the_same_tables_and_figures_as_whole_hours(
+    tmp_path, monkeypatch, chunk_rows, split_by_source
+):
     whole, whole_figures = silver_lake(tmp_path / "whole", 10_000_000, monkeypatch)
-    chunked, chunked_figures = silver_lake(tmp_path / "chunked", 100, monkeypatch)
-    assert chunked_figures[0].bronze_rows > 500  # several chunks
+    chunked, chunked_figures = silver_lake(tmp_path / "chunked", chunk_rows, monkeypatch, True)
+    plan = census(chunked, SILVER_BY_NAME["vehicle_telemetry"], START, FIRST)
+    assert plan.repeated.len() > 0 and plan.rows > 2 * chunk_rows
+    if split_by_source:
+        assert plan.file_parts == []
+    else:  # several parts, and the repeated identities' copies lie in different files
+        assert len(plan.file_parts) >= 3
+        copies = plan.scan.filter(identity_hash().is_in(plan.repeated.implode())).collect()
+        assert copies.group_by("source", "id").agg(pl.col("landing_file").n_unique() > 1).to_series(2).any()
     assert content(chunked, "silver").equals(content(whole, "silver"))
     assert content(chunked, "quarantine").equals(content(whole, "quarantine"))
     for a, b in zip(whole_figures, chunked_figures, strict=True):

@@ -1,0 +1,140 @@
+"""A silver hour's bronze rows, in parts read straight from bronze's data files: no second copy of the hour.
+
+Each part is sorted out on its own, so every copy of an event must be in the same part. Most events have one
+copy in their hour, so parts can be any sets of bronze files as long as the repeated identities travel
+together. A first pass, the census, reads only the placement and identity columns: it counts the hour's rows
+in each data file and finds the identity hashes held by more than one row. Files are then grouped into parts
+of about `parts.PART_ROWS` rows, each part is read alone (only its files), its rows of a repeated identity are set
+aside, and those form one last part, where each repeated identity meets all its copies.
+
+An hour whose repeated rows would not fit in one part (a whole file delivered twice, say) is split by a hash
+of the source through local files instead (`parts.py`): slower, and exact for any hour.
+"""
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+import polars as pl
+
+from mobility_lake.bronze.history import landed_data_files
+from mobility_lake.bronze.ledger import arrival_date
+from mobility_lake import parts
+from mobility_lake.placement import FUTURE_TOLERANCE, silver_hour
+from mobility_lake.silver.identity import identity_hash
+from mobility_lake.silver.tables import SilverTable
+from mobility_lake.storage import Lake
+
+# The bronze columns silver reads; the rest (traceparent, dataschema, raw text, ...) stay in bronze.
+BRONZE_INPUT = (
+    "specversion", "id", "source", "type", "time", "subject", "data", "error",
+    "record_number", "landing_file", "ingested_at", "arrival_hour", "event_hour", "subject_key",
+)  # fmt: skip
+FILE = "_file"
+IDENTIFIED = pl.col("source").is_not_null() & pl.col("id").is_not_null()
+
+
+@dataclass(frozen=True)
+class HourRows:
+    """The hour's placed rows: how many, the identity hash of each identified one (sorted), and its parts."""
+
+    rows: int
+    hashes: pl.Series
+    scan: pl.LazyFrame  # every placed row, unread
+    file_parts: list[pl.LazyFrame]  # the placed rows of each part's files; none when split by source
+    repeated: pl.Series  # identity hashes held by more than one row of the hour
+
+    def parts(self, spill: Path) -> Iterator[pl.DataFrame]:
+        """The hour's rows part by part, every copy of an identity in the same part."""
+        if not self.file_parts:
+            for part in parts.split_by_key(self.scan, "source", parts.part_count(self.rows), spill):
+                yield part.collect()
+            return
+        repeated = IDENTIFIED & identity_hash().is_in(self.repeated.implode())
+        aside: list[pl.DataFrame] = []
+        for part in self.file_parts:
+            frame = part.collect()
+            if self.repeated.len():
+                mask = frame.select(repeated).to_series()
+                aside.append(frame.filter(mask))
+                frame = frame.filter(~mask)
+            yield frame
+        if aside:
+            yield pl.concat(aside)
+
+
+def placed_in(hour: datetime, first_hour: datetime) -> pl.Expr:
+    """Bronze rows silver places in `hour`: by event time, or by arrival when the event time cannot place them."""
+    near = (pl.col("event_hour") == hour) | (pl.col("arrival_hour") == hour)
+    return near & (silver_hour(pl.col("event_hour"), pl.col("arrival_hour"), first_hour) == hour)
+
+
+def hour_files(lake: Lake, table: SilverTable, hour: datetime) -> tuple[list[str], pl.Schema] | None:
+    """The bronze and archive data files that may hold rows placed in `hour` (every arrival date from the
+    hour's on: a re-run also finds events later than the lateness window) and the columns silver reads of
+    them; None before bronze has a table."""
+    found = landed_data_files(lake, table.bronze_table, arrival_date(hour - FUTURE_TOLERANCE))
+    if found is None:
+        return None
+    files, schema = found
+    return files, pl.Schema({c: schema[c] for c in (*BRONZE_INPUT, "data_struct") if c in schema})
+
+
+def scan_files(
+    lake: Lake, files: list[str], schema: pl.Schema, path_column: str | None = None
+) -> pl.LazyFrame:
+    """Data files of one table as one scan with the table's columns: a column a file predates reads null."""
+    if not files:
+        return pl.LazyFrame(schema=schema)
+    return pl.scan_parquet(
+        files,
+        schema=schema,
+        missing_columns="insert",
+        extra_columns="ignore",
+        hive_partitioning=False,
+        include_file_paths=path_column,
+        storage_options=lake.storage_options or None,
+    )
+
+
+def census(lake: Lake, table: SilverTable, hour: datetime, first_hour: datetime) -> HourRows | None:
+    """Count the hour's placed rows per data file and hash their identities; plan the parts."""
+    found = hour_files(lake, table, hour)
+    if found is None:
+        return None
+    files, schema = found
+    placed = scan_files(lake, files, schema, FILE).filter(placed_in(hour, first_hour))
+    per_file, hashes = pl.collect_all(
+        [
+            placed.group_by(FILE).len(),
+            placed.filter(IDENTIFIED).select(identity_hash().alias("h")),
+        ],
+        engine="streaming",
+    )
+    hashes = hashes["h"].sort()
+    same_as_next = hashes.slice(0, max(hashes.len() - 1, 0)) == hashes.slice(1)
+    repeated = hashes.slice(0, same_as_next.len()).filter(same_as_next).unique()
+    rows = int(per_file["len"].sum())
+    scan = placed.drop(FILE)
+    repeated_rows = int(hashes.is_in(repeated.implode()).sum()) if repeated.len() else 0
+    if repeated_rows > parts.PART_ROWS:
+        return HourRows(rows, hashes, scan, [], repeated)
+    file_parts = [
+        scan_files(lake, group, schema).filter(placed_in(hour, first_hour))
+        for group in _groups(per_file.sort(FILE))
+    ]
+    return HourRows(rows, hashes, scan, file_parts, repeated)
+
+
+def _groups(per_file: pl.DataFrame) -> list[list[str]]:
+    """Consecutive files in parts of at most `parts.PART_ROWS` of the hour's rows (a larger file is a part alone)."""
+    groups: list[list[str]] = []
+    size = parts.PART_ROWS
+    for path, rows in per_file.iter_rows():
+        if size + rows > parts.PART_ROWS:
+            groups.append([])
+            size = 0
+        groups[-1].append(path)
+        size += rows
+    return groups
