@@ -86,7 +86,7 @@ def scan_files(
 ) -> pl.LazyFrame:
     """Data files of one table as one scan with the table's columns: a column a file predates reads null."""
     if not files:
-        return pl.LazyFrame(schema=schema)
+        return pl.LazyFrame(schema={**schema, **({path_column: pl.String()} if path_column else {})})
     return pl.scan_parquet(
         files,
         schema=schema,

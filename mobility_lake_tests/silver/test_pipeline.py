@@ -89,6 +89,14 @@ def test_an_hour_with_no_bronze_table_yet_writes_empty_windows(tmp_path, table):
     assert lake.read("silver", table).height == 0
 
 
+def test_an_hour_after_every_bronze_file_writes_empty_windows(tmp_path, monkeypatch):
+    lake, _ = silver_lake(tmp_path, 10_000_000, monkeypatch)
+    later = START + timedelta(days=3)  # bronze holds files, none of this arrival date or later
+    figures = materialize_hour(lake, SILVER_BY_NAME["vehicle_telemetry"], later, FIRST, reference_data())
+    assert (figures.bronze_rows, figures.silver_rows, figures.quarantine_rows) == (0, 0, 0)
+    assert figures.conserved
+
+
 def test_an_identity_written_twice_is_counted_from_the_table(tmp_path, monkeypatch):
     lake, figures = silver_lake(tmp_path, 10_000_000, monkeypatch)
     uri = lake.table_uri("silver", "vehicle_telemetry")
