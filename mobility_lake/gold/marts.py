@@ -11,7 +11,7 @@ import polars as pl
 
 from mobility_lake.gold import battery, demand, journeys, revenue, utilization
 from mobility_lake.gold.reads import silver_window
-from mobility_lake.parts import part_count, part_of, spill_directory, split_by_key
+from mobility_lake.parts import part_count, spill_directory, split_by_key
 from mobility_lake.storage import Lake, sql_literal
 
 DAY = timedelta(days=1)
@@ -48,30 +48,24 @@ def _per_vehicle(
     telemetry: pl.LazyFrame,
     columns: tuple[str, ...],
     key: tuple[str, ...],
-    build: Callable[[pl.LazyFrame, pl.Expr], pl.DataFrame],
+    build: Callable[[pl.LazyFrame], pl.DataFrame],
 ) -> pl.DataFrame:
     """A one-row-per-vehicle mart built from `telemetry` in parts by vehicle, when the window holds more rows
-    than one part: such a mart never looks across vehicles, so the parts' rows together are the whole's.
-    `build` gets a part's telemetry and the filter that selects the same vehicles in another table."""
+    than one part: such a mart never looks across vehicles, so the parts' rows together are the whole's."""
     telemetry = telemetry.select(columns)
     parts = part_count(telemetry.select(pl.len()).collect().item())
     if parts == 1:
-        return build(telemetry, pl.lit(True))
+        return build(telemetry)
     with spill_directory() as spill:
-        split = split_by_key(telemetry, "vehicle_id", parts, spill)
-        frames = [build(part, part_of("vehicle_id", parts) == i) for i, part in enumerate(split)]
+        frames = [build(part) for part in split_by_key(telemetry, "vehicle_id", parts, spill)]
     return pl.concat(frames).sort(key)
 
 
 def _utilization(lake: Lake, start: datetime, end: datetime) -> pl.DataFrame:
-    bookings = silver_window(lake, "booking_events", start, end)
-    return _per_vehicle(
+    return utilization.vehicle_utilization_daily(
         silver_window(lake, "vehicle_telemetry", start, end),
-        utilization.TELEMETRY_COLUMNS,
-        utilization.KEY,
-        lambda telemetry, same_vehicles: utilization.vehicle_utilization_daily(
-            telemetry, bookings.filter(same_vehicles), _day(start)
-        ),
+        silver_window(lake, "booking_events", start, end),
+        _day(start),
     )
 
 
@@ -88,7 +82,7 @@ def _battery(lake: Lake, start: datetime, end: datetime) -> pl.DataFrame:
         silver_window(lake, "vehicle_telemetry", start, end),
         battery.TELEMETRY_COLUMNS,
         battery.KEY,
-        lambda telemetry, _: battery.battery_health_metrics_weekly(telemetry, _day(start)),
+        lambda telemetry: battery.battery_health_metrics_weekly(telemetry, _day(start)),
     )
 
 

@@ -27,7 +27,6 @@ from mobility_lake.gold.schema import mart_schema
 COMPLETED = TYPE_PREFIX + "booking.completed.v1"
 MINUTES_PER_DAY = 24 * 60
 EVENT_ORDER = ("event_time", "event_source", "event_id")
-TELEMETRY_COLUMNS = ("vehicle_id", "vehicle_type", "city", *EVENT_ORDER)  # what the mart reads of telemetry
 
 COLUMNS: dict[str, pl.DataType] = {
     "date": pl.Date(),
@@ -69,14 +68,24 @@ def _latest(column: str) -> pl.Expr:
     return pl.col(column).sort_by(EVENT_ORDER).last()
 
 
+def latest_reading(telemetry: pl.LazyFrame, columns: tuple[str, ...]) -> pl.LazyFrame:
+    """Each vehicle's `columns` from its latest reading (ties in time broken by source, then id).
+
+    Two streaming passes that hold one row per vehicle, not the readings: each vehicle's latest time, then
+    the few readings at exactly that time. A day of a large fleet is never held or split."""
+    latest = telemetry.group_by("vehicle_id").agg(pl.col("event_time").max()).collect(engine="streaming")
+    at_latest = (
+        telemetry.select("vehicle_id", *EVENT_ORDER, *columns)
+        .join(latest.lazy(), on=["vehicle_id", "event_time"], how="semi")
+        .collect(engine="streaming")
+    )
+    return at_latest.lazy().group_by("vehicle_id").agg(_latest(c) for c in columns)
+
+
 def vehicle_utilization_daily(telemetry: pl.LazyFrame, bookings: pl.LazyFrame, day: date) -> pl.DataFrame:
     """Per vehicle and day: where it was, its completed trips and the share of the day they took."""
     on_day = pl.col("event_time").dt.date() == day
-    seen = (
-        telemetry.filter(on_day)
-        .group_by("vehicle_id")
-        .agg(vehicle_type=_latest("vehicle_type"), city=_latest("city"))
-    )
+    seen = latest_reading(telemetry.filter(on_day), ("vehicle_type", "city"))
     trips = (
         bookings.filter(on_day & (pl.col("event_type") == COMPLETED))
         .group_by("vehicle_id")

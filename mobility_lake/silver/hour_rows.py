@@ -18,9 +18,9 @@ from pathlib import Path
 
 import polars as pl
 
+from mobility_lake import parts
 from mobility_lake.bronze.history import landed_data_files
 from mobility_lake.bronze.ledger import arrival_date
-from mobility_lake import parts
 from mobility_lake.placement import FUTURE_TOLERANCE, silver_hour
 from mobility_lake.silver.identity import identity_hash
 from mobility_lake.silver.tables import SilverTable

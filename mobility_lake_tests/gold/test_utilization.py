@@ -107,3 +107,23 @@ def test_schema_rejects_a_share_above_one_and_a_repeated_key():
         SCHEMA.validate(expected([row[:-1] + (1.5,)]))
     with pytest.raises(pandera.errors.SchemaError):
         SCHEMA.validate(expected([row, row]))
+
+
+def test_readings_at_the_same_latest_time_are_told_apart_by_source_then_id():
+    noon = at(10, 12)
+    telemetry = silver(
+        "vehicle_telemetry",
+        [
+            reading("AB000001", "scooter", "Zurich", at(10, 11)) | {"event_source": "/vehicles/z"},  # earlier
+            reading("AB000001", "scooter", "Berlin", noon)
+            | {"event_source": "/vehicles/b", "event_id": "e9"},
+            reading("AB000001", "scooter", "Hamburg", noon)
+            | {"event_source": "/vehicles/c", "event_id": "e1"},
+            reading("AB000001", "scooter", "Bremen", noon)
+            | {"event_source": "/vehicles/c", "event_id": "e0"},
+            reading("CD000002", "car", "Munich", noon) | {"event_source": "/vehicles/a", "event_id": "e5"},
+            reading("CD000002", "car", "Dresden", noon) | {"event_source": "/vehicles/a", "event_id": "e6"},
+        ],
+    )
+    result = vehicle_utilization_daily(telemetry, silver("booking_events", []), DAY)
+    assert result.select("vehicle_id", "city").rows() == [("AB000001", "Hamburg"), ("CD000002", "Dresden")]
