@@ -245,13 +245,13 @@ class Lake:
         self,
         layer: str,
         table: str,
-        prepare: Callable[[], tuple[pl.DataFrame, str] | None],
+        prepare: Callable[[], tuple[Iterable[pl.DataFrame], str] | None],
         partition_by: list[str] | None = None,
     ) -> None:
         """Append what `prepare` returns, guarded against a concurrent writer of the same rows.
 
-        `prepare` reads the table and returns the new rows with the name of a guard that every writer of
-        such rows commits under (e.g. "this arrival hour"): the commit then fails, rather than duplicates,
+        `prepare` reads the table and returns the new rows, as frames each written into data files while
+        the next is made, with the name of a guard that every writer of such rows commits under (e.g. "this arrival hour"): the commit then fails, rather than duplicates,
         when another writer committed under the same guard since the table was read, and `prepare` runs
         again against the new version. It returns None when there is nothing left to add. Polars writes
         the data files and delta-rs commits them (`data_files.py`). The table must exist (`ensure_table`).
@@ -262,9 +262,8 @@ class Lake:
             prepared = prepare()
             if prepared is None:
                 return
-            data, guard = prepared
-            write = self._file_writer(layer, table)
-            adds = data_files.write_data_files(data, data_files.table_schema(before), partition_by, write)
+            frames, guard = prepared
+            adds = self._write_in_background(layer, table, before, frames, partition_by or [])
             try:
                 data_files.commit(before, adds, guard, partition_by)
             except BaseException:

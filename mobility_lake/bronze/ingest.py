@@ -1,6 +1,7 @@
 """Ingest the landing files of one topic's arrival hours into its bronze table, each file exactly once.
 
-Files are read and committed in batches bounded in bytes, one Delta commit per batch. A batch's commit is
+Files are read in batches bounded in bytes, one data file per batch, and committed some batches at a time,
+one Delta commit each. A batch's commit is
 guarded by its arrival hour: if another run committed files of the same hour since the ledger was read,
 the commit fails, the ledger is read again and only what is still missing is written. Re-running an hour
 therefore adds nothing, and a new file in an old hour adds exactly its rows.
@@ -8,6 +9,7 @@ therefore adds nothing, and a new file in an old hour adds exactly its rows.
 
 import logging
 from collections import Counter
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -22,7 +24,8 @@ from mobility_lake.gdpr.sealing import KEY_COLUMN, naming_a_subject, seal
 from mobility_lake.landing import LandingFile, hour_folder, parse_landing_key
 from mobility_lake.storage import Lake, ObjectInfo
 
-BATCH_BYTES = 64 * 1024 * 1024
+BATCH_BYTES = 64 * 1024 * 1024  # landing bytes read into one data file: what memory holds
+COMMIT_BYTES = 1024 * 1024 * 1024  # landing bytes per Delta commit: what a crash or a conflict costs
 PARTITION_BY = ["arrival_date"]
 STRUCT_PAYLOADS = {"vehicle_telemetry": pl.Struct(TELEMETRY)}
 log = logging.getLogger(__name__)
@@ -109,8 +112,8 @@ def ingest_hours(lake: Lake, table: str, hours: list[datetime]) -> IngestReport:
 def _ingest_hour(lake: Lake, table: str, hour: datetime) -> IngestReport:
     listed, skipped = list_hour_folder(lake, table, hour)
     report = IngestReport()
-    for batch in _batches(listed):
-        report.merge(_ingest_batch(lake, table, hour, batch))
+    for commit in _batches(listed, COMMIT_BYTES):
+        report.merge(_ingest_batch(lake, table, hour, commit))
     report.files_already_ingested = len(listed) - report.files_added
     report.files_skipped = len(skipped)
     for key in skipped:
@@ -126,35 +129,48 @@ def _ingest_hour(lake: Lake, table: str, hour: datetime) -> IngestReport:
     return report
 
 
-def _batches(listed: list[tuple[LandingFile, ObjectInfo]]) -> list[list[LandingFile]]:
-    batches: list[list[LandingFile]] = []
-    size = BATCH_BYTES
+Listed = list[tuple[LandingFile, ObjectInfo]]
+
+
+def _batches(listed: Listed, limit: int) -> list[Listed]:
+    """Consecutive files in batches of at most `limit` bytes (a larger file is a batch alone)."""
+    batches: list[Listed] = []
+    size = limit
     for landing, info in listed:
-        if size + info.size > BATCH_BYTES and (not batches or batches[-1]):
+        if size + info.size > limit and (not batches or batches[-1]):
             batches.append([])
             size = 0
-        batches[-1].append(landing)
+        batches[-1].append((landing, info))
         size += info.size
     return [b for b in batches if b]
 
 
-def _ingest_batch(lake: Lake, table: str, hour: datetime, batch: list[LandingFile]) -> IngestReport:
+def _ingest_batch(lake: Lake, table: str, hour: datetime, commit: Listed) -> IngestReport:
+    """One commit's files, read `BATCH_BYTES` at a time into a data file each: a data file is written while
+    the next is read, so reading and writing share the two cores."""
     report = IngestReport()
 
-    def prepare() -> tuple[pl.DataFrame, str] | None:
-        done = ingested_files(lake, table, [hour], [f.key for f in batch])
-        todo = [f for f in batch if f.key not in done]
+    def prepare() -> tuple[Iterator[pl.DataFrame], str] | None:
+        done = ingested_files(lake, table, [hour], [f.key for f, _ in commit])
+        todo = [(f, info) for f, info in commit if f.key not in done]
         report.files_added, report.rows_added, report.errors, report.event_hours = 0, 0, Counter(), Counter()
         if not todo:
             return None
         ingested_at = datetime.now(UTC)
-        frames = [_file_rows(lake, table, f, hour, ingested_at) for f in todo]
-        data = _sealed(lake, table, pl.concat(frames, how="vertical"))
-        report.files_added = len(todo)
-        report.rows_added = data.height
-        report.errors = Counter(data["error"].drop_nulls().str.extract(r"^([a-z_0-9]+)", 1).to_list())
-        report.event_hours = Counter({(hour, e): n for e, n in data.group_by("event_hour").len().iter_rows()})
-        return data, f"ingest {hour.isoformat()}"
+
+        def data_files() -> Iterator[pl.DataFrame]:
+            for batch in _batches(todo, BATCH_BYTES):
+                frames = [_file_rows(lake, table, f, hour, ingested_at) for f, _ in batch]
+                data = _sealed(lake, table, pl.concat(frames, how="vertical"))
+                report.files_added += len(batch)
+                report.rows_added += data.height
+                report.errors.update(data["error"].drop_nulls().str.extract(r"^([a-z_0-9]+)", 1).to_list())
+                report.event_hours.update(
+                    {(hour, e): n for e, n in data.group_by("event_hour").len().iter_rows()}
+                )
+                yield data
+
+        return data_files(), f"ingest {hour.isoformat()}"
 
     lake.append_guarded("bronze", table, prepare, partition_by=PARTITION_BY)
     return report

@@ -140,13 +140,25 @@ def test_each_data_file_states_its_landing_files_so_a_batch_check_skips_the_othe
 
 
 def test_many_files_commit_in_bounded_batches(lake, monkeypatch):
-    monkeypatch.setattr(ingest, "BATCH_BYTES", 300)
+    monkeypatch.setattr(ingest, "COMMIT_BYTES", 300)
     for i in range(5):
         land(lake, H8, f"f{i}.jsonl", lines(2, f"f{i}"))
     report = ingest_hours(lake, "domain_events", [H8])
     assert report.files_added == 5
     history = lake.delta_table("bronze", "domain_events").history()
     assert len(history) > 2
+    assert lake.read("bronze", "domain_events").height == 10
+
+
+def test_a_commit_holds_a_data_file_per_batch_read(lake, monkeypatch):
+    monkeypatch.setattr(ingest, "BATCH_BYTES", 300)
+    for i in range(5):
+        land(lake, H8, f"f{i}.jsonl", lines(2, f"f{i}"))
+    report = ingest_hours(lake, "domain_events", [H8])
+    table = lake.delta_table("bronze", "domain_events")
+    assert (report.files_added, report.rows_added) == (5, 10)
+    assert [c["operation"] for c in table.history()] == ["WRITE", "CREATE TABLE"]  # one commit of rows
+    assert 2 < len(table.file_uris()) <= 5  # of several data files, each of a batch of landing files
     assert lake.read("bronze", "domain_events").height == 10
 
 
