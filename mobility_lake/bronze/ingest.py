@@ -79,6 +79,7 @@ ORIGIN_COLUMNS = {
     "arrival_hour": pl.Datetime("us", "UTC"),
     "arrival_date": pl.String(),
     "event_hour": pl.Datetime("us", "UTC"),
+    "event_time": pl.Datetime("us", "UTC"),
 }
 
 
@@ -195,10 +196,12 @@ def _file_rows(
         log.warning(
             f"{landing.key}: {sum(reasons.values())} of {records.height} record(s) unparsed ({described})"
         )
+    times = event_times(records["time"])
     return records.with_columns(
         pl.lit(landing.key).alias("landing_file"),
         pl.lit(ingested_at, pl.Datetime("us", "UTC")).alias("ingested_at"),
         pl.lit(hour, pl.Datetime("us", "UTC")).alias("arrival_hour"),
         pl.lit(arrival_date(hour)).alias("arrival_date"),
-        event_times(records["time"]).dt.truncate("1h").alias("event_hour"),
+        times.dt.truncate("1h").alias("event_hour"),
+        times.alias("event_time"),
     ).select([c for c in bronze_schema(table) if c != KEY_COLUMN])

@@ -39,6 +39,8 @@ BRONZE_MEANINGS: dict[str, str] = {
     "arrival_hour": "Hour folder the file landed in, UTC: the Dagster partition",
     "arrival_date": "Date of arrival_hour as YYYY-MM-DD: the Delta partition column",
     "event_hour": "Hour of the event time, UTC; null when time is missing or not RFC 3339",
+    "event_time": "Event time read from time, UTC; null when time is missing or not RFC 3339 (and in rows "
+    "ingested before bronze kept it)",
     "subject_key": "Key the row's personal values are sealed with (user_id, e-mail, phone, coordinates, "
     "subject, an unreadable line): null when the row names no subject; unreadable once the subject is erased",
 }

@@ -25,6 +25,7 @@ BRONZE_DERIVED: dict[str, tuple[str, ...]] = {
     "extensions": ENVELOPE_ATTRIBUTES,  # attributes of the wrong type, with extension attributes
     "raw": LANDING_COLUMNS,  # the line as it arrived
     "event_hour": ("time",),  # the hour of `time`
+    "event_time": ("time",),  # `time` read as a timestamp
 }
 Dep = tuple[str, str]  # (upstream asset as "layer/name", column)
 

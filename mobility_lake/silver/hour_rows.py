@@ -29,7 +29,7 @@ from mobility_lake.storage import Lake
 # The bronze columns silver reads; the rest (traceparent, dataschema, raw text, ...) stay in bronze.
 BRONZE_INPUT = (
     "specversion", "id", "source", "type", "time", "subject", "data", "error",
-    "record_number", "landing_file", "ingested_at", "arrival_hour", "event_hour", "subject_key",
+    "record_number", "landing_file", "ingested_at", "arrival_hour", "event_hour", "event_time", "subject_key",
 )  # fmt: skip
 FILE = "_file"
 IDENTIFIED = pl.col("source").is_not_null() & pl.col("id").is_not_null()
@@ -45,11 +45,12 @@ class HourRows:
     file_parts: list[pl.LazyFrame]  # the placed rows of each part's files; none when split by source
     repeated: pl.Series  # identity hashes held by more than one row of the hour
 
-    def parts(self, spill: Path) -> Iterator[pl.DataFrame]:
-        """The hour's rows part by part, every copy of an identity in the same part."""
+    def parts(self, spill: Path) -> Iterator[tuple[pl.DataFrame, bool]]:
+        """The hour's rows part by part, every copy of an identity in the same part, each part with whether
+        its identities have a single copy in the hour (no copies to sort out)."""
         if not self.file_parts:
             for part in parts.split_by_key(self.scan, "source", parts.part_count(self.rows), spill):
-                yield part.collect()
+                yield part.collect(), False
             return
         repeated = IDENTIFIED & identity_hash().is_in(self.repeated.implode())
         aside: list[pl.DataFrame] = []
@@ -59,9 +60,9 @@ class HourRows:
                 mask = frame.select(repeated).to_series()
                 aside.append(frame.filter(mask))
                 frame = frame.filter(~mask)
-            yield frame
+            yield frame, True
         if aside:
-            yield pl.concat(aside)
+            yield pl.concat(aside), False
 
 
 def placed_in(hour: datetime, first_hour: datetime) -> pl.Expr:

@@ -77,12 +77,18 @@ def _order_schema(rows: pl.LazyFrame) -> dict[str, pl.DataType]:
     return {c: schema[c] for c in ORDER}
 
 
-def classify_copies(frame: pl.DataFrame, earlier: pl.DataFrame | None) -> pl.DataFrame:
+def classify_copies(
+    frame: pl.DataFrame, earlier: pl.DataFrame | None, single_copies: bool = False
+) -> pl.DataFrame:
     """`frame` (the hour's rows sorted by `ORDER`, `event_time` parsed) with a `copy` column: "first",
     "duplicate" (same event time as the first copy) or "conflicting"; rows without an identity are "first".
 
     The hour's first copy of an identity is "conflicting" too when another hour's copy landed before it."""
-    frame = frame.with_columns(_copies_in(frame).alias("copy"))
+    if single_copies:
+        within = pl.repeat("first", frame.height, dtype=pl.String, eager=True).alias("copy")
+    else:
+        within = _copies_in(frame)
+    frame = frame.with_columns(within.alias("copy"))
     if earlier is None or earlier.is_empty():
         return frame
     landed_before = (
@@ -111,7 +117,7 @@ def classify_copies(frame: pl.DataFrame, earlier: pl.DataFrame | None) -> pl.Dat
 def _copies_in(frame: pl.DataFrame) -> pl.Series:
     """The `copy` of each row within the frame alone. Identities are compared exactly only among the rows
     whose 8-byte identity hash repeats (a hundredth of an hour): a unique hash is a unique identity."""
-    copies = pl.Series("copy", ["first"] * frame.height, pl.String)
+    copies = pl.repeat("first", frame.height, dtype=pl.String, eager=True).alias("copy")
     repeats = frame.select(identity_hash().is_duplicated()).to_series()
     if not repeats.any():
         return copies

@@ -84,9 +84,16 @@ def _materialize_hour(
         figures.bronze_rows = figures.duplicates = 0
         figures.schema_failures.clear()
         quarantined.clear()
-        for part in () if empty else rows.parts(spill):
+        for part, single_copies in () if empty else rows.parts(spill):
             result = build_silver(
-                part, table, hour, first_hour, reference, earlier, lambda ids: keys_by_id(lake, ids)
+                part,
+                table,
+                hour,
+                first_hour,
+                reference,
+                earlier,
+                lambda ids: keys_by_id(lake, ids),
+                single_copies,
             )
             figures.bronze_rows += result.bronze_rows
             figures.duplicates += result.duplicates

@@ -91,14 +91,17 @@ def build_silver(
     reference: Reference,
     earlier: pl.DataFrame | None = None,
     keys: Keys = lambda key_ids: {},
+    single_copies: bool = False,
 ) -> SilverResult:
     """Silver and quarantine rows of one silver hour, from all bronze rows placed in that hour; `earlier`
     holds other hours' first copies of identities the hour also has (`identity.earlier_copies`), and
-    `keys(key_ids)` the subject keys that still exist, to open sealed personal values with."""
+    `keys(key_ids)` the subject keys that still exist, to open sealed personal values with.
+    `single_copies` says no identity of `bronze` has two rows in the hour: none is looked for."""
     if KEY_COLUMN not in bronze.columns:
         bronze = bronze.with_columns(pl.lit(None, pl.String).alias(KEY_COLUMN))
     ordered = _in_landing_order(open_for_silver(bronze, keys)).with_row_index(ROW)
-    frame = classify_copies(ordered.with_columns(event_times(ordered["time"]).alias("event_time")), earlier)
+    timed = ordered.with_columns(_event_time(ordered))
+    frame = classify_copies(timed, earlier, single_copies)
     kept = frame.filter(pl.col("copy") == "first")
     conflicting = frame.filter(pl.col("copy") == "conflicting").with_columns(
         pl.lit(CONFLICT_RULE).alias("rule"), pl.lit(CONFLICT_REASON).alias("reason")
@@ -128,7 +131,33 @@ def _in_landing_order(bronze: pl.DataFrame) -> pl.DataFrame:
         files, pl.int_range(files.len(), dtype=pl.UInt32, eager=True), default=None
     )
     keys = [rank if column == "landing_file" else pl.col(column) for column in ORDER]
-    return bronze.sort(keys, nulls_last=True)
+    return bronze if _ascending(bronze, keys) else bronze.sort(keys, nulls_last=True)
+
+
+def _event_time(bronze: pl.DataFrame) -> pl.Series:
+    """The event time as bronze read it; times of rows bronze ingested before it kept them are read here."""
+    if "event_time" not in bronze.columns:
+        return event_times(bronze["time"]).alias("event_time")
+    carried = bronze["event_time"]
+    unread = (carried.is_null() & bronze["time"].is_not_null()).arg_true()
+    if unread.len():
+        carried = carried.scatter(unread, event_times(bronze["time"].gather(unread)))
+    return carried
+
+
+def _ascending(frame: pl.DataFrame, keys: list[pl.Expr]) -> bool:
+    """Whether the rows are already in the order of `keys` (and none is null): a part read from one bronze
+    file is, and checking costs a tenth of sorting."""
+    columns = frame.select(k.alias(f"k{i}") for i, k in enumerate(keys))
+    if columns.null_count().sum_horizontal().item():
+        return False
+    ordered = None
+    for name in reversed(columns.columns):  # row <= next row, compared key by key
+        this, following = pl.col(name), pl.col(name).shift(-1)
+        ordered = (
+            this <= following if ordered is None else (this < following) | ((this == following) & ordered)
+        )
+    return bool(columns.select(ordered.fill_null(True).all()).item())
 
 
 def _without(frame: pl.DataFrame, failures: pl.DataFrame) -> pl.DataFrame:

@@ -116,6 +116,7 @@ def bronze(
         pl.lit(arrival, pl.Datetime("us", "UTC")).alias("arrival_hour"),
         pl.lit(arrival.date().isoformat()).alias("arrival_date"),
         parse_event_time(pl.col("time")).dt.truncate("1h").alias("event_hour"),
+        parse_event_time(pl.col("time")).alias("event_time"),
     )
     named = naming_a_subject(records)
     keys = {user: (f"key-{user}", subject_key(user)) for user in named["user_id"]}
@@ -323,6 +324,35 @@ def test_redelivered_copies_collapse_to_the_first_landed_and_are_counted():
     assert sorted(result.silver["event_id"]) == ["e-1", "e-2"]
     assert result.silver.filter(pl.col("event_id") == "e-1")["record_number"].to_list() == [1]
     assert (result.bronze_rows, result.duplicates, result.quarantine.height) == (3, 1, 0)
+
+
+def test_rows_handed_in_any_order_are_judged_in_landing_order():
+    lines = [orjson.dumps(event("payment_events", n % 3, data={"amount": float(n)})) for n in range(9)]
+    landed = bronze(lines, name="a.jsonl")
+    later = bronze(lines, name="b.jsonl")  # the same events again, in a later file
+    rows = pl.concat([landed, later])
+    results = [
+        build_silver(order, SILVER_BY_NAME["payment_events"], H, FIRST, reference_data(), keys=stand_in_keys)
+        for order in (rows, rows.reverse(), rows.sample(fraction=1.0, shuffle=True, seed=5))
+    ]
+    for result in results:  # e-0, e-1, e-2 first landed as records 1, 2, 3 of a.jsonl; the rest repeat them
+        firsts = result.silver.sort("event_id").select("landing_file", "record_number").rows()
+        assert firsts == [("landing/a.jsonl", 1), ("landing/a.jsonl", 2), ("landing/a.jsonl", 3)]
+        assert (result.quarantine.height, result.duplicates) == (0, 15)
+
+
+def test_rows_bronze_ingested_before_it_kept_the_event_time_are_read_from_time():
+    lines = [orjson.dumps(event("payment_events", n, time=f"2026-03-10T08:{n:02d}:00+00:00")) for n in range(4)]
+    lines.append(orjson.dumps(event("payment_events", 9, time="not a time")))
+    rows = bronze(lines)
+    older = rows.with_columns(pl.lit(None, rows.schema["event_time"]).alias("event_time"))
+    table = SILVER_BY_NAME["payment_events"]
+    results = [
+        build_silver(frame, table, H, FIRST, reference_data(), keys=stand_in_keys) for frame in (rows, older)
+    ]
+    assert results[0].silver.equals(results[1].silver) and results[0].quarantine.equals(results[1].quarantine)
+    assert results[1].silver["event_time"].dt.minute().to_list() == [0, 1, 2, 3]
+    assert results[1].quarantine["reason"].to_list() == ["invalid_time"]
 
 
 def test_the_same_id_from_another_source_is_another_event():
