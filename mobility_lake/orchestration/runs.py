@@ -41,7 +41,7 @@ from mobility_lake.settings import PROJECT_ROOT, Settings, dagster_home
 CHUNKS = {timedelta(hours=1): timedelta(hours=24), timedelta(days=1): timedelta(days=7)}  # else 4 weeks
 INSTANCE_CONFIG = PROJECT_ROOT / "data" / "dagster_home" / "dagster.yaml"
 DONE = {dg.DagsterRunStatus.SUCCESS, dg.DagsterRunStatus.FAILURE, dg.DagsterRunStatus.CANCELED}
-POLL_SECONDS = 1.0
+POLL_SECONDS = 0.25
 SERVER_START_SECONDS = 180
 QUEUED_NOTICE_SECONDS = 30
 

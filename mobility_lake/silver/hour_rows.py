@@ -37,10 +37,9 @@ IDENTIFIED = pl.col("source").is_not_null() & pl.col("id").is_not_null()
 
 @dataclass(frozen=True)
 class HourRows:
-    """The hour's placed rows: how many, the identity hash of each identified one (sorted), and its parts."""
+    """The hour's placed rows: how many, and its parts."""
 
     rows: int
-    hashes: pl.Series
     scan: pl.LazyFrame  # every placed row, unread
     file_parts: list[pl.LazyFrame]  # the placed rows of each part's files; none when split by source
     repeated: pl.Series  # identity hashes held by more than one row of the hour
@@ -99,8 +98,12 @@ def scan_files(
     )
 
 
-def census(lake: Lake, table: SilverTable, hour: datetime, first_hour: datetime) -> HourRows | None:
-    """Count the hour's placed rows per data file and hash their identities; plan the parts."""
+def census(
+    lake: Lake, table: SilverTable, hour: datetime, first_hour: datetime
+) -> tuple[HourRows, pl.Series] | None:
+    """Count the hour's placed rows per data file and hash their identities; plan the parts. Returns the
+    plan and the identity hash of each identified row, sorted: 8 bytes a row, for the caller to let go of
+    before the parts are read."""
     found = hour_files(lake, table, hour)
     if found is None:
         return None
@@ -120,12 +123,12 @@ def census(lake: Lake, table: SilverTable, hour: datetime, first_hour: datetime)
     scan = placed.drop(FILE)
     repeated_rows = int(hashes.is_in(repeated.implode()).sum()) if repeated.len() else 0
     if repeated_rows > parts.PART_ROWS:
-        return HourRows(rows, hashes, scan, [], repeated)
+        return HourRows(rows, scan, [], repeated), hashes
     file_parts = [
         scan_files(lake, group, schema).filter(placed_in(hour, first_hour))
         for group in _groups(per_file.sort(FILE))
     ]
-    return HourRows(rows, hashes, scan, file_parts, repeated)
+    return HourRows(rows, scan, file_parts, repeated), hashes
 
 
 def _groups(per_file: pl.DataFrame) -> list[list[str]]:

@@ -70,13 +70,12 @@ def _materialize_hour(
     lateness: timedelta,
     spill: Path,
 ) -> HourFigures:
-    rows = census(lake, table, hour, first_hour)
-    empty = rows is None or rows.rows == 0
-    earlier = (
-        None
-        if empty
-        else earlier_copies(lake, table.bronze_table, hour, first_hour, lateness, rows.scan, rows.hashes)
-    )
+    planned = census(lake, table, hour, first_hour)
+    rows, earlier = None, None
+    if planned is not None and planned[0].rows:
+        rows, hashes = planned
+        earlier = earlier_copies(lake, table.bronze_table, hour, first_hour, lateness, rows.scan, hashes)
+        del hashes, planned  # the parts hold memory, not the hour's hashes
     figures = HourFigures(hour)
     quarantined: list[pl.DataFrame] = []
 
@@ -84,7 +83,7 @@ def _materialize_hour(
         figures.bronze_rows = figures.duplicates = 0
         figures.schema_failures.clear()
         quarantined.clear()
-        for part, single_copies in () if empty else rows.parts(spill):
+        for part, single_copies in () if rows is None else rows.parts(spill):
             result = build_silver(
                 part,
                 table,

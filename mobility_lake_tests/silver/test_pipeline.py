@@ -56,7 +56,7 @@ def test_chunked_hours_give_the_same_tables_and_figures_as_whole_hours(
 ):
     whole, whole_figures = silver_lake(tmp_path / "whole", 10_000_000, monkeypatch)
     chunked, chunked_figures = silver_lake(tmp_path / "chunked", chunk_rows, monkeypatch, True)
-    plan = census(chunked, SILVER_BY_NAME["vehicle_telemetry"], START, FIRST)
+    plan, _ = census(chunked, SILVER_BY_NAME["vehicle_telemetry"], START, FIRST)
     assert plan.repeated.len() > 0 and plan.rows > 2 * chunk_rows
     if split_by_source:
         assert plan.file_parts == []

@@ -342,7 +342,9 @@ def test_rows_handed_in_any_order_are_judged_in_landing_order():
 
 
 def test_rows_bronze_ingested_before_it_kept_the_event_time_are_read_from_time():
-    lines = [orjson.dumps(event("payment_events", n, time=f"2026-03-10T08:{n:02d}:00+00:00")) for n in range(4)]
+    lines = [
+        orjson.dumps(event("payment_events", n, time=f"2026-03-10T08:{n:02d}:00+00:00")) for n in range(4)
+    ]
     lines.append(orjson.dumps(event("payment_events", 9, time="not a time")))
     rows = bronze(lines)
     older = rows.with_columns(pl.lit(None, rows.schema["event_time"]).alias("event_time"))
