@@ -109,14 +109,10 @@ def census(
         return None
     files, schema = found
     placed = scan_files(lake, files, schema, FILE).filter(placed_in(hour, first_hour))
-    per_file, hashes = pl.collect_all(
-        [
-            placed.group_by(FILE).len(),
-            placed.filter(IDENTIFIED).select(identity_hash().alias("h")),
-        ],
-        engine="streaming",
-    )
-    hashes = hashes["h"].sort()
+    # Two passes, not one `collect_all`: sharing the scan held twice the memory (20M rows: +1.02 GiB, not +0.56).
+    per_file = placed.group_by(FILE).len().collect(engine="streaming")
+    hashes = placed.filter(IDENTIFIED).select(identity_hash().alias("h")).collect(engine="streaming")["h"]
+    hashes.sort(in_place=True)
     same_as_next = hashes.slice(0, max(hashes.len() - 1, 0)) == hashes.slice(1)
     repeated = hashes.slice(0, same_as_next.len()).filter(same_as_next).unique()
     rows = int(per_file["len"].sum())
