@@ -22,7 +22,7 @@ from mobility_lake import parts
 from mobility_lake.bronze.history import landed_data_files
 from mobility_lake.bronze.ledger import arrival_date
 from mobility_lake.placement import FUTURE_TOLERANCE, silver_hour
-from mobility_lake.silver.identity import identity_hash
+from mobility_lake.silver.identity import held_twice, identity_hash
 from mobility_lake.silver.tables import SilverTable
 from mobility_lake.storage import Lake
 
@@ -113,8 +113,7 @@ def census(
     per_file = placed.group_by(FILE).len().collect(engine="streaming")
     hashes = placed.filter(IDENTIFIED).select(identity_hash().alias("h")).collect(engine="streaming")["h"]
     hashes.sort(in_place=True)
-    same_as_next = hashes.slice(0, max(hashes.len() - 1, 0)) == hashes.slice(1)
-    repeated = hashes.slice(0, same_as_next.len()).filter(same_as_next).unique()
+    repeated = held_twice(hashes)
     rows = int(per_file["len"].sum())
     scan = placed.drop(FILE)
     repeated_rows = int(hashes.is_in(repeated.implode()).sum()) if repeated.len() else 0

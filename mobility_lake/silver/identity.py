@@ -84,11 +84,7 @@ def classify_copies(
     "duplicate" (same event time as the first copy) or "conflicting"; rows without an identity are "first".
 
     The hour's first copy of an identity is "conflicting" too when another hour's copy landed before it."""
-    if single_copies:
-        within = pl.repeat("first", frame.height, dtype=pl.String, eager=True).alias("copy")
-    else:
-        within = _copies_in(frame)
-    frame = frame.with_columns(within.alias("copy"))
+    frame = frame.with_columns(_copies_in(frame, single_copies))
     if earlier is None or earlier.is_empty():
         return frame
     landed_before = (
@@ -114,10 +110,13 @@ def classify_copies(
     ).drop("_displaced")
 
 
-def _copies_in(frame: pl.DataFrame) -> pl.Series:
-    """The `copy` of each row within the frame alone. Identities are compared exactly only among the rows
-    whose 8-byte identity hash repeats (a hundredth of an hour): a unique hash is a unique identity."""
+def _copies_in(frame: pl.DataFrame, single_copies: bool) -> pl.Series:
+    """The `copy` of each row within the frame alone (all "first" when the caller knows it has single
+    copies). Identities are compared exactly only among the rows whose 8-byte identity hash repeats (a
+    hundredth of an hour): a unique hash is a unique identity."""
     copies = pl.repeat("first", frame.height, dtype=pl.String, eager=True).alias("copy")
+    if single_copies:
+        return copies
     repeats = frame.select(identity_hash().is_duplicated()).to_series()
     if not repeats.any():
         return copies
@@ -135,15 +134,21 @@ def _copies_in(frame: pl.DataFrame) -> pl.Series:
     return copies.scatter(rows, candidates.select(copy).to_series())
 
 
+def silver_hour_rows(scan: pl.LazyFrame, hour: datetime) -> pl.LazyFrame:
+    """The rows of a silver hour, pruned to its day's partition."""
+    return scan.filter(pl.col("date") == hour.date()).filter(_in_hour(hour))
+
+
 def silver_hour_hashes(scan: pl.LazyFrame, hour: datetime) -> pl.Series:
     """The identity hash of every row of a silver hour, streamed from the table: 8 bytes a row."""
     key = identity_hash("event_source", "event_id").alias("h")
-    return (
-        scan.filter(pl.col("date") == hour.date())
-        .filter(_in_hour(hour))
-        .select(key)
-        .collect(engine="streaming")["h"]
-    )
+    return silver_hour_rows(scan, hour).select(key).collect(engine="streaming")["h"]
+
+
+def held_twice(hashes: pl.Series) -> pl.Series:
+    """The values a sorted series holds more than once, once each: found next to each other, no hash table."""
+    following, preceding = hashes.slice(1), hashes.slice(0, max(hashes.len() - 1, 0))  # views, not copies
+    return following.filter(following == preceding).unique()
 
 
 def _in_hour(hour: datetime) -> pl.Expr:
@@ -175,7 +180,7 @@ def repeated_elsewhere(
     if candidates.is_empty():
         return 0
     mine = _matching(
-        scan.filter(pl.col("date") == hour.date()).filter(in_hour),
+        silver_hour_rows(scan, hour),
         ("event_source", "event_id"),
         candidates.select(identity_hash("event_source", "event_id")),
     )

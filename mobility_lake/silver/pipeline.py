@@ -24,9 +24,11 @@ from mobility_lake.silver.fx import load_fx_rates
 from mobility_lake.silver.hour_rows import census, hour_files, placed_in, scan_files
 from mobility_lake.silver.identity import (
     earlier_copies,
+    held_twice,
     identity_hash,
     repeated_elsewhere,
     silver_hour_hashes,
+    silver_hour_rows,
 )
 from mobility_lake.silver.quality import HourFigures, schema_failures
 from mobility_lake.silver.tables import SilverTable
@@ -144,11 +146,14 @@ def _read_back_silver(
         return 0, 0
     if hashes is None:
         hashes = silver_hour_hashes(scan, hour).sort()
-    following, preceding = hashes.slice(1), hashes.slice(0, max(hashes.len() - 1, 0))  # views, not copies
-    repeated = following.filter(following == preceding)
+    repeated = held_twice(hashes)
     if repeated.is_empty():
         return hashes.len(), 0
-    in_hour = scan.filter(pl.col("date") == hour.date()).filter(_in_hour("event_time", hour))
     identity = identity_hash("event_source", "event_id")
-    exact = in_hour.select("event_source", "event_id").filter(identity.is_in(repeated.implode())).collect()
+    exact = (
+        silver_hour_rows(scan, hour)
+        .select("event_source", "event_id")
+        .filter(identity.is_in(repeated.implode()))
+        .collect()
+    )
     return hashes.len(), int(exact.is_duplicated().sum())
