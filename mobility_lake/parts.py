@@ -33,6 +33,14 @@ def spill_directory() -> Iterator[Path]:
         yield Path(directory)
 
 
+def spilled(frame: pl.DataFrame, path: Path) -> pl.LazyFrame:
+    """`frame` kept in a local file instead of memory. A frame filtered out of a larger one keeps that one's
+    string buffers alive (polars' string views share them): held for a whole hour, 1% of each part's rows
+    held 0.05 GiB a part (4.5 GiB over a 180M-row hour). The file holds only the frame's own rows."""
+    frame.write_ipc(path, compression="lz4")
+    return pl.scan_ipc(path)
+
+
 def part_of(key: str, parts: int) -> pl.Expr:
     """The part number of each row: a hash of `key`, the same for every row with that key (nulls included)."""
     return pl.col(key).hash() % parts

@@ -5,7 +5,7 @@ copy in their hour, so parts can be any sets of bronze files as long as the repe
 together. A first pass, the census, reads only the placement and identity columns: it counts the hour's rows
 in each data file and finds the identity hashes held by more than one row. Files are then grouped into parts
 of about `parts.PART_ROWS` rows, each part is read alone (only its files), its rows of a repeated identity are set
-aside, and those form one last part, where each repeated identity meets all its copies.
+aside in local files, and those form one last part, where each repeated identity meets all its copies.
 
 An hour whose repeated rows would not fit in one part (a whole file delivered twice, say) is split by a hash
 of the source through local files instead (`parts.py`): slower, and exact for any hour.
@@ -52,16 +52,16 @@ class HourRows:
                 yield part.collect(), False
             return
         repeated = IDENTIFIED & identity_hash().is_in(self.repeated.implode())
-        aside: list[pl.DataFrame] = []
-        for part in self.file_parts:
+        aside: list[pl.LazyFrame] = []
+        for number, part in enumerate(self.file_parts):
             frame = part.collect()
             if self.repeated.len():
                 mask = frame.select(repeated).to_series()
-                aside.append(frame.filter(mask))
+                aside.append(parts.spilled(frame.filter(mask), spill / f"repeated-{number}.arrow"))
                 frame = frame.filter(~mask)
             yield frame, True
         if aside:
-            yield pl.concat(aside), False
+            yield pl.concat(aside).collect(), False
 
 
 def placed_in(hour: datetime, first_hour: datetime) -> pl.Expr:

@@ -10,7 +10,7 @@ rows touch need re-running, as the silver sensor already does.
 Another hour's copies are looked for among the bronze rows that arrived within the lateness window of the
 hour (the arrival hours from `hour - lateness - 1` to `hour + lateness`), and only among copies whose event
 time placed them (a copy placed by its arrival hour has no trusted time, and is quarantined for it). Only
-8-byte identity hashes of the hour are held in memory; the rows they match are compared exactly.
+8-byte identity hashes are held in memory (`shared_hashes`); the rows they match are compared exactly.
 """
 
 from datetime import datetime, timedelta
@@ -54,20 +54,24 @@ def earlier_copies(
     identified = pl.col("source").is_not_null() & pl.col("id").is_not_null()
     if hashes is None:
         hashes = rows.filter(identified).select(identity_hash().alias("h")).collect(engine="streaming")["h"]
+    none = pl.DataFrame(schema={**dict.fromkeys(KEY, pl.String()), **_order_schema(rows)})
     if scan is None or hashes.is_empty():
-        return pl.DataFrame(schema={**dict.fromkeys(KEY, pl.String()), **_order_schema(rows)})
+        return none
     start, end = window(hour, lateness)
     placed = silver_hour(pl.col("event_hour"), pl.col("arrival_hour"), first_hour)
-    others = (
+    candidates = (
         scan.filter(pl.col("arrival_date").is_between(pl.lit(arrival_date(start)), pl.lit(arrival_date(end))))
         .filter((pl.col("arrival_hour") >= start) & (pl.col("arrival_hour") < end))
         .filter(identified & (pl.col("event_hour") != hour) & (placed == pl.col("event_hour")))
-        .filter(identity_hash().is_in(hashes.implode()))
+    )
+    shared = shared_hashes(hashes, candidates.select(identity_hash()))
+    if shared.is_empty():
+        return none
+    others = (
+        candidates.filter(identity_hash().is_in(shared.implode()))
         .select(*KEY, *ORDER)
         .collect(engine="streaming")
     )
-    if others.is_empty():
-        return others
     exact = others.join(_matching(rows, KEY, others.select(identity_hash())), on=list(KEY), how="semi")
     return exact.sort(ORDER).unique(subset=list(KEY), keep="first", maintain_order=True)
 
@@ -170,21 +174,36 @@ def repeated_elsewhere(
         here = silver_hour_hashes(scan, hour)
     if here.is_empty():
         return 0
+    elsewhere = scan.filter(pl.col("date").is_between(start.date(), end.date())).filter(
+        (pl.col("event_time") >= start) & (pl.col("event_time") < end) & ~in_hour
+    )
+    shared = shared_hashes(here, elsewhere.select(key))
+    if shared.is_empty():
+        return 0
     candidates = (
-        scan.filter(pl.col("date").is_between(start.date(), end.date()))
-        .filter((pl.col("event_time") >= start) & (pl.col("event_time") < end) & ~in_hour)
-        .filter(key.is_in(here.implode()))
+        elsewhere.filter(key.is_in(shared.implode()))
         .select("event_source", "event_id")
         .collect(engine="streaming")
     )
-    if candidates.is_empty():
-        return 0
     mine = _matching(
         silver_hour_rows(scan, hour),
         ("event_source", "event_id"),
         candidates.select(identity_hash("event_source", "event_id")),
     )
     return candidates.join(mine, on=["event_source", "event_id"], how="semi").unique().height
+
+
+def shared_hashes(here: pl.Series, there: pl.LazyFrame) -> pl.Series:
+    """The hashes of `here` that `there` (one column of hashes, unread) also holds, once each.
+
+    A hash set costs about 24 bytes an entry: 4 GiB for a 180M-row hour. It is built of `there` when that
+    holds fewer rows than `here` (an hour's window usually holds few rows of other hours; a seed hour's
+    none), of `here` only when `there` is larger."""
+    found = there.head(here.len() + 1).collect(engine="streaming").to_series()
+    if found.len() <= here.len():
+        return here.filter(here.is_in(found.unique().implode())).unique()
+    matched = there.filter(pl.first().is_in(here.implode())).unique().collect(engine="streaming")
+    return matched.to_series()
 
 
 def _matching(frame: pl.LazyFrame, key: tuple[str, ...], hashes: pl.DataFrame) -> pl.DataFrame:

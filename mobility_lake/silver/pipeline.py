@@ -18,7 +18,7 @@ from pathlib import Path
 import polars as pl
 
 from mobility_lake.gdpr.keys import keys_by_id
-from mobility_lake.parts import spill_directory
+from mobility_lake.parts import spill_directory, spilled
 from mobility_lake.settings import DEFAULT_LATENESS_HOURS
 from mobility_lake.silver.fx import load_fx_rates
 from mobility_lake.silver.hour_rows import census, hour_files, placed_in, scan_files
@@ -79,7 +79,7 @@ def _materialize_hour(
         earlier = earlier_copies(lake, table.bronze_table, hour, first_hour, lateness, rows.scan, hashes)
         del hashes, planned  # the parts hold memory, not the hour's hashes
     figures = HourFigures(hour)
-    quarantined: list[pl.DataFrame] = []
+    quarantined: list[pl.LazyFrame] = []
 
     def silver_chunks() -> Iterator[pl.DataFrame]:
         figures.bronze_rows = figures.duplicates = 0
@@ -99,14 +99,14 @@ def _materialize_hour(
             figures.bronze_rows += result.bronze_rows
             figures.duplicates += result.duplicates
             figures.schema_failures.update(schema_failures(result.silver, table))
-            quarantined.append(result.quarantine)
+            quarantined.append(spilled(result.quarantine, spill / f"quarantine-{len(quarantined)}.arrow"))
             yield result.silver
 
     schema = pl.Schema(silver_columns(table))
     lake.replace_window_streaming(
         "silver", table.name, schema, silver_chunks, "event_time", hour, hour + HOUR, "date"
     )
-    quarantine = pl.concat(quarantined) if quarantined else pl.DataFrame(schema=QUARANTINE)
+    quarantine = pl.concat(quarantined).collect() if quarantined else pl.DataFrame(schema=QUARANTINE)
     lake.replace_where(
         "quarantine",
         table.name,

@@ -13,7 +13,7 @@ from mobility_lake.bronze.ingest import ingest_hours
 from mobility_lake.events.catalogue import TOPICS
 from mobility_lake.landing import landing_key
 from mobility_lake.settings import load_settings
-from mobility_lake.silver.identity import repeated_elsewhere
+from mobility_lake.silver.identity import repeated_elsewhere, shared_hashes
 from mobility_lake.silver.pipeline import materialize_hour, reference_data
 from mobility_lake.silver.quality import unique_check
 from mobility_lake.silver.tables import SILVER_BY_NAME
@@ -117,3 +117,12 @@ def test_unique_identity_sees_an_identity_that_two_silver_hours_hold(lake):
         ).silver_rows
         == 0
     )  # with the window wide enough, the later copy goes to quarantine
+
+
+@pytest.mark.parametrize("there_rows", [3, 5_000], ids=["there-smaller", "there-larger"])
+def test_shared_hashes_are_the_intersection_whichever_side_holds_the_set(there_rows):
+    here = pl.Series("h", [5, 7, 11, 13, 17, 19], dtype=pl.UInt64)
+    there = pl.LazyFrame({"x": pl.Series([7, 19, 23], dtype=pl.UInt64).extend_constant(23, there_rows - 3)})
+
+    assert sorted(shared_hashes(here, there).to_list()) == [7, 19]
+    assert shared_hashes(here, there.filter(pl.col("x") > 100)).is_empty()
