@@ -85,6 +85,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--role", type=role, help="the role to query as (default: MOBILITY_LAKE_ROLE, else analyst)"
     )
     query.add_argument("--format", choices=("table", "csv", "json"), default="table")
+    query.add_argument(
+        "--as-of", type=as_of_arg, help="read every table as of a version (12) or a time (2026-03-10T08:00)"
+    )
+    history = commands.add_parser("history", help="list a table's versions: operation, time, row changes")
+    history.add_argument("table", type=table_name, help="layer.table, e.g. silver.vehicle_telemetry")
+    history.add_argument("--limit", type=positive_int, default=50, help="the most recent N versions (50)")
     commands.add_parser(
         "demo", help="simulate a few hours of a small fleet, materialize them, print a summary"
     )
@@ -99,6 +105,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     retention.add_argument("--now", type=iso_hour, help="apply retention as of this hour (default: now)")
     retention.add_argument("--dry-run", action="store_true", help="print what would change, change nothing")
+    maintain = commands.add_parser(
+        "maintain", help="compact, Z-order, vacuum and checkpoint the lake's tables, as a Dagster run"
+    )
+    maintain.add_argument("--table", type=table_name, help="only this table, layer.table (default: all)")
+    maintain.add_argument("--dry-run", action="store_true", help="print what would change, change nothing")
+    maintain.add_argument(
+        "--now", type=iso_hour, help="judge closed partitions as of this hour (default: now)"
+    )
     gdpr = commands.add_parser("gdpr", help="export or erase one subject's data, or verify an erasure")
     requests = gdpr.add_subparsers(dest="gdpr_command", required=True, parser_class=_Parser)
     export = requests.add_parser("export", help="write every record about U, encrypted to an age recipient")
@@ -122,6 +136,24 @@ def role(text: str) -> str:
     return text
 
 
+def as_of_arg(text: str):
+    from mobility_lake.history import TimeTravelError, parse_as_of
+
+    try:
+        return parse_as_of(text)
+    except TimeTravelError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def table_name(text: str) -> str:
+    from mobility_lake.maintenance import targets
+
+    names = [t.name for t in targets()]
+    if text not in names:
+        raise argparse.ArgumentTypeError(f"'{text[:60]}' is not a table: expected one of {', '.join(names)}")
+    return text
+
+
 def user_id(text: str) -> str:
     """A subject's user_id as the lake holds it: text without control characters, long enough that
     searching every file for it cannot hit unrelated short values (`1` is in almost every file)."""
@@ -142,7 +174,8 @@ def main(argv: list[str] | None = None) -> int:
         if args.command != "lineage":  # every other command reads or writes the lake
             writes = not (
                 (args.command == "gdpr" and args.gdpr_command == "verify")
-                or (args.command == "retention" and args.dry_run)
+                or (args.command in ("retention", "maintain") and args.dry_run)
+                or args.command == "history"
             )  # a query writes the audit log
             check_root(settings, writes=writes)
         return COMMANDS[args.command](args, settings)
@@ -227,7 +260,7 @@ def cmd_query(args: argparse.Namespace, settings) -> int:
 
     lake = Lake(settings)
     try:
-        frame = run_query(lake, args.sql, args.role or settings.role, settings.user)
+        frame = run_query(lake, args.sql, args.role or settings.role, settings.user, args.as_of)
     except AccessDenied as exc:
         raise Refusal(f"mobility-lake query: {exc}") from None
     except QueryError as exc:
@@ -409,6 +442,58 @@ def cmd_retention(args: argparse.Namespace, settings) -> int:
     return 0
 
 
+def cmd_maintain(args: argparse.Namespace, settings) -> int:
+    """A dry run reads the tables here and changes nothing; a pass runs as the `maintenance` job, so the
+    UI shows it with the daily ones."""
+    import dagster as dg
+
+    from mobility_lake.orchestration import maintenance_run as run
+    from mobility_lake.orchestration.runs import (
+        code_server,
+        launch,
+        persistent_instance,
+        recorded,
+        run_config,
+        wait,
+    )
+
+    now = args.now or datetime.now(UTC)
+    with persistent_instance() as instance:
+        if args.dry_run:
+            from mobility_lake.maintenance import maintain
+            from mobility_lake.storage import Lake
+
+            outcomes = maintain(Lake(settings), now, run.busy_from(instance), args.table, True, progress)
+            print("dry run, nothing changed; a pass would leave:")
+            print("\n".join(o.line() for o in outcomes))
+            return 0
+        config = {
+            **run_config(settings),
+            "ops": {run.OP: {"config": {"now": now.isoformat(), "table": args.table}}},
+        }
+        with code_server() as workspace:
+            run_id = launch(workspace, run.JOB, {}, config)
+            progress(f"maintenance run {run_id} launched")
+            ended = wait(instance, run_id, progress)
+        if ended.status != dg.DagsterRunStatus.SUCCESS:
+            raise RunFailed(f"maintenance run {run_id} ended {ended.status.value}: open it in the UI")
+        metadata, _ = recorded(instance, run_id)
+    print(metadata[run.KEY.to_user_string()][None][run.REPORT])
+    return 0
+
+
+def cmd_history(args: argparse.Namespace, settings) -> int:
+    from mobility_lake.history import TimeTravelError, render, versions
+    from mobility_lake.storage import Lake
+
+    try:
+        found = versions(Lake(settings), *args.table.split("."), args.limit)
+    except TimeTravelError as exc:
+        raise UsageError(f"mobility-lake history: {exc}") from None
+    print(render(found))
+    return 0
+
+
 COMMANDS = {
     "simulate": cmd_simulate,
     "materialize": cmd_materialize,
@@ -417,6 +502,8 @@ COMMANDS = {
     "lineage": cmd_lineage,
     "gdpr": cmd_gdpr,
     "retention": cmd_retention,
+    "maintain": cmd_maintain,
+    "history": cmd_history,
 }
 
 

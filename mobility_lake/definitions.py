@@ -10,6 +10,7 @@ from mobility_lake.orchestration.automation import gold_automation_sensor
 from mobility_lake.orchestration.follow_sensors import demand_sensor, silver_sensor
 from mobility_lake.orchestration.jobs import BRONZE_JOB, GOLD_JOBS, SILVER_JOB, gold_partitions
 from mobility_lake.orchestration.landing_sensor import landing_sensor, utc_now
+from mobility_lake.orchestration.maintenance_run import delta_tables, maintenance_job, maintenance_schedule
 from mobility_lake.orchestration.resources import LakeResource, QualityPolicy
 from mobility_lake.orchestration.retention_run import retention_job, retention_schedule
 from mobility_lake.partitions import hourly_partitions
@@ -34,6 +35,7 @@ def build_definitions(settings: Settings, clock=utc_now) -> dg.Definitions:
         *silver_assets(hourly),
         *gold_assets(gold_partitions(settings)),
         audit_query_log,
+        delta_tables,
     ]
     keys_by_job = {
         job: sorted(selection.resolve([a for a in assets if isinstance(a, dg.AssetsDefinition)]))
@@ -44,8 +46,9 @@ def build_definitions(settings: Settings, clock=utc_now) -> dg.Definitions:
         jobs=[
             *(dg.define_asset_job(job, selection=selection) for job, selection in JOB_ASSETS.items()),
             retention_job,
+            maintenance_job,
         ],
-        schedules=[retention_schedule],
+        schedules=[retention_schedule, maintenance_schedule],
         sensors=[
             landing_sensor(hourly, settings.lateness_hours, keys_by_job, clock),
             silver_sensor(hourly, settings.lateness_hours, keys_by_job, clock),

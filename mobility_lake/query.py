@@ -27,6 +27,7 @@ from mobility_lake.gold.marts import MARTS
 from mobility_lake.governance import audit
 from mobility_lake.governance.policy import MASK, MASKED_COLUMNS, may_read, sees_masked
 from mobility_lake.governance.statements import Refused, Statement, parse
+from mobility_lake.history import AsOf, TimeTravelError, as_of
 from mobility_lake.silver.tables import SILVER_TABLES
 from mobility_lake.silver.transforms import QUARANTINE, silver_columns
 from mobility_lake.storage import Lake
@@ -50,6 +51,7 @@ CLOSED = (
 # are replaced by the kind of error and the column, never the value.
 ROW_VALUE_ERRORS = ("Conversion Error", "Invalid Input Error", "Out of Range Error", "Constraint Error")
 SOURCE_COLUMN = re.compile(r"source column (\w+)")
+MISSING_FILE = "Could not open Parquet input source"
 
 
 class QueryError(ValueError):
@@ -72,8 +74,11 @@ def safe_message(message: str) -> str:
     return f"{kind}: a value{where} could not be used as the query asks (values are not shown)"
 
 
-def existing_tables(lake: Lake, names: Iterable[str] | None = None) -> dict[str, DeltaTable]:
-    """`layer.table` -> its Delta table, for the tables of `names` (default: all) written so far."""
+def existing_tables(
+    lake: Lake, names: Iterable[str] | None = None, when: AsOf | None = None
+) -> dict[str, DeltaTable]:
+    """`layer.table` -> its Delta table, for the tables of `names` (default: all) written so far; as of
+    `when` (a version or a time) when given (TimeTravelError when a table cannot be read then)."""
     wanted = (
         names
         if names is not None
@@ -83,13 +88,13 @@ def existing_tables(lake: Lake, names: Iterable[str] | None = None) -> dict[str,
     for qualified in wanted:
         table = lake.delta_table(*qualified.split("."))
         if table is not None:
-            found[qualified] = table
+            found[qualified] = table if when is None else as_of(table, qualified, when)
     return found
 
 
-def run_query(lake: Lake, sql: str, role: str, user: str) -> pl.DataFrame:
+def run_query(lake: Lake, sql: str, role: str, user: str, when: AsOf | None = None) -> pl.DataFrame:
     """Run `sql` as `role`, audited; AccessDenied or QueryError when it does not run. Only the tables the
-    statement reads are opened."""
+    statement reads are opened, as of `when` (a version or a time) when given."""
 
     def audited(outcome: str, statement: str | None, reason: str | None = None, **more) -> None:
         audit.record(
@@ -105,7 +110,11 @@ def run_query(lake: Lake, sql: str, role: str, user: str) -> pl.DataFrame:
     if denied:
         audited("denied", statement.normalized, f"denied: {denied[0]}", tables=statement.tables)
         raise AccessDenied(f"role {role} may not read {denied[0]}")
-    existing = existing_tables(lake, statement.tables)
+    try:
+        existing = existing_tables(lake, statement.tables, when)
+    except TimeTravelError as exc:
+        audited("failed", statement.normalized, "no such version", tables=statement.tables)
+        raise QueryError(str(exc)) from None
     missing = [name for name in statement.tables if name not in existing]
     if missing:
         audited("failed", statement.normalized, "no such table yet", tables=statement.tables)
@@ -137,6 +146,11 @@ def _execute(statement: Statement, tables: dict[str, DeltaTable], masked: bool) 
         try:
             return conn.sql(statement.sql).pl()
         except duckdb.Error as exc:
+            if MISSING_FILE in str(exc):
+                raise QueryError(
+                    "a data file of the version read is gone: vacuumed, past the window time travel reaches "
+                    "(MOBILITY_LAKE_VACUUM_RETENTION_DAYS)"
+                ) from None
             raise QueryError(safe_message(str(exc))) from None
 
 

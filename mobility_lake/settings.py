@@ -21,6 +21,8 @@ DEFAULT_QUARANTINE_MIN_ROWS = 200
 DEFAULT_ROLE = "analyst"
 RETENTION_LAYERS = ("bronze", "silver", "gold", "audit")
 DEFAULT_RETENTION_DAYS = "bronze=90,silver=730,gold=1825,audit=2555"
+DEFAULT_VACUUM_RETENTION_DAYS = 30
+MIN_VACUUM_RETENTION_DAYS = 7
 START_FORMAT = "%Y-%m-%d-%H:%M"
 AWS_VARIABLES = (
     "AWS_ENDPOINT_URL",
@@ -61,6 +63,7 @@ class Settings:
         ("gold", 1825),
         ("audit", 2555),
     )
+    vacuum_retention_days: int = DEFAULT_VACUUM_RETENTION_DAYS
 
     @property
     def retention(self) -> dict[str, int]:
@@ -197,6 +200,18 @@ def parse_retention(value: str) -> tuple[tuple[str, int], ...]:
     return tuple((layer, int(days[layer])) for layer in RETENTION_LAYERS)
 
 
+def parse_vacuum_retention(value: str) -> int:
+    """Days time travel reaches back: maintenance keeps every file and log entry a version of them needs."""
+    return parse_number(
+        "MOBILITY_LAKE_VACUUM_RETENTION_DAYS",
+        value,
+        int,
+        MIN_VACUUM_RETENTION_DAYS,
+        36500,
+        f"a whole number of days from {MIN_VACUUM_RETENTION_DAYS}, e.g. {DEFAULT_VACUUM_RETENTION_DAYS}",
+    )
+
+
 def parse_bool(name: str, value: str) -> bool:
     lowered = value.strip().lower()
     if lowered in ("true", "1", "yes"):
@@ -246,6 +261,9 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
         role=parse_role(env.get("MOBILITY_LAKE_ROLE", DEFAULT_ROLE)),
         user=parse_user(env.get("MOBILITY_LAKE_USER")),
         retention_days=parse_retention(env.get("MOBILITY_LAKE_RETENTION_DAYS", DEFAULT_RETENTION_DAYS)),
+        vacuum_retention_days=parse_vacuum_retention(
+            env.get("MOBILITY_LAKE_VACUUM_RETENTION_DAYS", str(DEFAULT_VACUUM_RETENTION_DAYS))
+        ),
     )
 
 

@@ -22,7 +22,9 @@ SOURCES = ". From: "
 
 @pytest.fixture(scope="module")
 def specs() -> dict[dg.AssetKey, dg.AssetSpec]:
-    return {spec.key: spec for spec in build_definitions(load_settings({})).resolve_all_asset_specs()}
+    """Every asset that is a table: the maintenance asset is a pass over the tables, with no columns."""
+    found = build_definitions(load_settings({})).resolve_all_asset_specs()
+    return {spec.key: spec for spec in found if spec.key.path[0] != "maintenance"}
 
 
 def described(spec: dg.AssetSpec) -> dict[str, str]:

@@ -22,6 +22,7 @@ EXPECTED_GRAPH = {
     "landing/payment_events": [],
     "landing/vehicle_telemetry": [],
     "landing/weather": [],
+    "maintenance/delta_tables": [],
     "silver/app_events": ["bronze/app_events"],
     "silver/booking_events": ["bronze/domain_events"],
     "silver/payment_events": ["bronze/payment_events"],

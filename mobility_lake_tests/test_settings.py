@@ -37,6 +37,8 @@ def test_role_user_and_retention_defaults_and_overrides(monkeypatch):
     )
     assert (chosen.role, chosen.user) == ("operations", "ops.bot")
     assert chosen.retention == {"bronze": 30, "silver": 400, "gold": 1825, "audit": 2555}
+    assert defaults.vacuum_retention_days == 30
+    assert load_settings({"MOBILITY_LAKE_VACUUM_RETENTION_DAYS": "7"}).vacuum_retention_days == 7
 
 
 def test_quarantine_thresholds_are_read_from_their_variables():
@@ -87,6 +89,8 @@ def test_s3_root_reads_the_aws_variables():
         ({"MOBILITY_LAKE_RETENTION_DAYS": "bronze=0"}, "MOBILITY_LAKE_RETENTION_DAYS"),
         ({"MOBILITY_LAKE_RETENTION_DAYS": "gold=9,gold=10"}, "MOBILITY_LAKE_RETENTION_DAYS"),
         ({"MOBILITY_LAKE_RETENTION_DAYS": ""}, "MOBILITY_LAKE_RETENTION_DAYS"),
+        ({"MOBILITY_LAKE_VACUUM_RETENTION_DAYS": "6"}, "MOBILITY_LAKE_VACUUM_RETENTION_DAYS.*from 7"),
+        ({"MOBILITY_LAKE_VACUUM_RETENTION_DAYS": "a month"}, "MOBILITY_LAKE_VACUUM_RETENTION_DAYS.*days"),
     ],
 )
 def test_bad_settings_fail_naming_the_variable_and_accepted_values(env, names):

@@ -123,9 +123,13 @@ def retention_job() -> None:
     description="Daily retention pass at 03:30 UTC.",
 )
 def retention_schedule(context: dg.ScheduleEvaluationContext) -> dg.RunRequest:
+    return scheduled_pass(context, "apply_retention")
+
+
+def scheduled_pass(context: dg.ScheduleEvaluationContext, op: str) -> dg.RunRequest:
+    """A daily pass's run, once per scheduled time, its op told that time as `now`."""
     scheduled = context.scheduled_execution_time or datetime.now(UTC)
     at = scheduled.astimezone(UTC) if scheduled.tzinfo else scheduled.replace(tzinfo=UTC)
     return dg.RunRequest(
-        run_key=at.strftime("%Y-%m-%dT%H:%M"),
-        run_config={"ops": {"apply_retention": {"config": {"now": at.isoformat()}}}},
+        run_key=at.strftime("%Y-%m-%dT%H:%M"), run_config={"ops": {op: {"config": {"now": at.isoformat()}}}}
     )
