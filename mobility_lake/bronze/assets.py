@@ -86,6 +86,12 @@ def bronze_asset(topic: Topic, partitions_def: dg.TimeWindowPartitionsDefinition
                 partitions_def.start,
                 timedelta(hours=lake.lateness_hours),
             )
+            if report.undeclared:
+                fields = ", ".join(f"{name} {n}" for name, n in sorted(report.undeclared.items()))
+                context.log.warning(
+                    f"{topic.bronze_table} {hour_key(hour)}: payload fields the catalogue does not declare, kept "
+                    f"in bronze only (rows): {fields}; docs/schema.md says how to declare one"
+                )
             if late.rows_too_late:
                 context.log.warning(
                     f"{topic.bronze_table} {hour_key(hour)}: {late.rows_too_late} new row(s) more than "
@@ -107,6 +113,7 @@ def _hour_metadata(report: IngestReport, rows_too_late: int) -> dict[str, object
         "rows_too_late": rows_too_late,
         "rows_added": report.rows_added,
         "error_rows_by_reason": dict(sorted(report.errors.items())),
+        "undeclared_field_rows": dict(sorted(report.undeclared.items())),
         NEW_ROWS_METADATA: encode_new_rows(report.event_hours),
     }
 

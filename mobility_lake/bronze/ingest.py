@@ -17,6 +17,7 @@ import polars as pl
 
 from mobility_lake.bronze.ledger import arrival_date, ingested_files
 from mobility_lake.bronze.records import BRONZE_COLUMNS, records_from_file
+from mobility_lake.bronze.undeclared import undeclared_fields
 from mobility_lake.events.catalogue import LANDING_SUFFIXES, TELEMETRY, topic_for_table
 from mobility_lake.events.envelope import event_times
 from mobility_lake.gdpr.keys import keys_for_subjects
@@ -42,6 +43,7 @@ class IngestReport:
     errors: Counter = field(default_factory=Counter)
     # new rows per (arrival hour, event hour or None): which silver hours the new rows touch
     event_hours: Counter = field(default_factory=Counter)
+    undeclared: Counter = field(default_factory=Counter)  # rows per `field (event type)` not in the catalogue
 
     def merge(self, other: "IngestReport") -> None:
         self.files_added += other.files_added
@@ -50,6 +52,7 @@ class IngestReport:
         self.rows_added += other.rows_added
         self.errors.update(other.errors)
         self.event_hours.update(other.event_hours)
+        self.undeclared.update(other.undeclared)
 
 
 def landed_files(lake: Lake, table: str, hour: datetime) -> list[tuple[LandingFile, ObjectInfo]]:
@@ -155,6 +158,7 @@ def _ingest_batch(lake: Lake, table: str, hour: datetime, commit: Listed) -> Ing
         done = ingested_files(lake, table, [hour], [f.key for f, _ in commit])
         todo = [(f, info) for f, info in commit if f.key not in done]
         report.files_added, report.rows_added, report.errors, report.event_hours = 0, 0, Counter(), Counter()
+        report.undeclared = Counter()
         if not todo:
             return None
         ingested_at = datetime.now(UTC)
@@ -169,6 +173,7 @@ def _ingest_batch(lake: Lake, table: str, hour: datetime, commit: Listed) -> Ing
                 report.event_hours.update(
                     {(hour, e): n for e, n in data.group_by("event_hour").len().iter_rows()}
                 )
+                report.undeclared.update(undeclared_fields(data))
                 yield data
 
         return data_files(), f"ingest {hour.isoformat()}"

@@ -19,7 +19,7 @@ MEANINGS = {
     "entry_id": "Unique id of the row.",
     "user": "Who asked: MOBILITY_LAKE_USER, else the operating-system login.",
     "role": "The role the query ran as (--role, else MOBILITY_LAKE_ROLE).",
-    "action": "query, gdpr_export, gdpr_erase or retention.",
+    "action": "query, gdpr_export, gdpr_erase, retention or replay.",
     "statement": "The statement with literals as ?, no comments, names the lake does not define renamed.",
     "tables": "The layer.table names the statement reads (or retention changed).",
     "rows": "Rows returned (query), records exported, or rows retention moved or deleted.",

@@ -25,7 +25,7 @@ SCHEMA = pl.Schema(
         "entry_id": pl.String(),
         "user": pl.String(),
         "role": pl.String(),
-        "action": pl.String(),  # query | gdpr_export | gdpr_erase
+        "action": pl.String(),  # query | gdpr_export | gdpr_erase | retention | replay
         "statement": pl.String(),  # normalized: no literal, comment or unknown name
         "tables": pl.List(pl.String()),
         "rows": pl.Int64(),  # rows returned (query) or records found (export); null when nothing ran
