@@ -241,3 +241,41 @@ def test_the_command_runs_a_pass_or_a_dry_run_and_refuses_an_unknown_table(lake,
     out = capsys.readouterr().out
     assert f"silver.weather: files {sum(days.values())} -> {len(days)}" in out
     assert files(lake, "silver.weather") == len(days)
+
+
+@pytest.mark.s3
+def test_a_pass_history_and_replay_on_s3(s3_env, tmp_path, monkeypatch, capsys):
+    """Compaction, the log listing and checkpoint, history's log reads and replay against a real S3 server."""
+    for name, value in {**s3_env, "DAGSTER_HOME": str(tmp_path / "home")}.items():
+        monkeypatch.setenv(name, value)
+    lake = Lake(load_settings())
+    simulate(lake, START, 2, vehicles=4, seed=5)
+    bronze_and_silver(lake, HOURS[:2], FIRST)
+    before = fingerprints(lake)
+
+    (outcome,) = maintain(lake, CLOSED, only="silver.weather", say=lambda _: None)
+
+    assert fingerprints(lake) == before
+    assert (
+        outcome.files_after < outcome.files_before and outcome.log_entries_after > outcome.log_entries_before
+    )
+    assert main(["history", "silver.weather", "--limit", "3"]) == 0
+    assert "OPTIMIZE" in capsys.readouterr().out
+    out = tmp_path / "replay"
+    assert (
+        main(
+            [
+                "replay",
+                "--topic",
+                "external.weather",
+                "--start",
+                "2026-03-10T22:00",
+                "--end",
+                "2026-03-11T00:00",
+                "--out",
+                str(out),
+            ]
+        )
+        == 0
+    )
+    assert len(list(out.rglob("*.jsonl"))) > 0
