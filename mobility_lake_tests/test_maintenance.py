@@ -2,6 +2,8 @@
 
 import os
 import shutil
+import threading
+import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -13,6 +15,7 @@ from deltalake.exceptions import TableNotFoundError
 
 from mobility_lake.cli import main
 from mobility_lake.gold.marts import MARTS
+from mobility_lake.lake_lock import acquire, release
 from mobility_lake.maintenance import ZORDERED_THROUGH, maintain, maintain_table, targets
 from mobility_lake.orchestration.maintenance_run import KEY, maintenance_schedule
 from mobility_lake.settings import load_settings
@@ -279,3 +282,26 @@ def test_a_pass_history_and_replay_on_s3(s3_env, tmp_path, monkeypatch, capsys):
         == 0
     )
     assert len(list(out.rglob("*.jsonl"))) > 0
+
+
+def test_a_pass_waits_while_an_erasure_holds_the_lake(lake):
+    from mobility_lake.definitions import build_definitions
+
+    job = build_definitions(lake.settings).resolve_job_def("maintenance")
+    config = {
+        "ops": {
+            "maintenance__delta_tables": {"config": {"now": CLOSED.isoformat(), "table": "silver.weather"}}
+        }
+    }
+    weather = files(lake, "silver.weather")
+    acquire(lake, "erasure-held-by-test")
+    done = []
+    pass_ = threading.Thread(target=lambda: done.append(job.execute_in_process(run_config=config)))
+    pass_.start()
+    time.sleep(2)
+    assert files(lake, "silver.weather") == weather and not done  # waiting, nothing rewritten
+    release(lake, "erasure-held-by-test")
+    pass_.join(timeout=60)
+
+    assert done and done[0].success
+    assert files(lake, "silver.weather") < weather

@@ -77,7 +77,7 @@ def delta_tables(
 ) -> dg.Output:
     now = datetime.fromisoformat(config.now) if config.now else datetime.now(UTC)
     now = now if now.tzinfo else now.replace(tzinfo=UTC)
-    handle = lake.lake()
+    handle = lake.writing(context.log.info)  # not while an erasure or retention pass holds the lake
     outcomes = maintain(
         handle, now, busy_from(context.instance, context.run.run_id), config.table, say=context.log.info
     )
