@@ -172,8 +172,8 @@ def maintain_table(
         outcome.files_vacuumed = len(_vacuum(table, now, retention, dry_run=False))
         table.create_checkpoint()
         table.cleanup_metadata()
-        table = lake.delta_table(target.layer, target.table) or table
         outcome.checkpoint_version = table.version()
+        table = lake.delta_table(target.layer, target.table) or table  # with any commit made meanwhile
         outcome.files_after, outcome.bytes_after = _files(table)
         outcome.log_entries_after = _log_entries(lake, target)
     outcome.seconds = time.perf_counter() - began
