@@ -8,7 +8,14 @@ from mobility_lake.gold.marts import MARTS
 from mobility_lake.governance.assets import audit_query_log
 from mobility_lake.orchestration.automation import gold_automation_sensor
 from mobility_lake.orchestration.follow_sensors import demand_sensor, silver_sensor
-from mobility_lake.orchestration.jobs import BRONZE_JOB, GOLD_JOBS, SILVER_JOB, gold_partitions
+from mobility_lake.orchestration.jobs import (
+    BRONZE_JOB,
+    GOLD_JOBS,
+    JOB_WORK,
+    SILVER_JOB,
+    gold_partitions,
+    work_tags,
+)
 from mobility_lake.orchestration.landing_sensor import landing_sensor, utc_now
 from mobility_lake.orchestration.maintenance_run import delta_tables, maintenance_job, maintenance_schedule
 from mobility_lake.orchestration.resources import LakeResource, QualityPolicy
@@ -44,7 +51,10 @@ def build_definitions(settings: Settings, clock=utc_now) -> dg.Definitions:
     return dg.Definitions(
         assets=assets,
         jobs=[
-            *(dg.define_asset_job(job, selection=selection) for job, selection in JOB_ASSETS.items()),
+            *(
+                dg.define_asset_job(job, selection=selection, tags=work_tags(JOB_WORK[job]))
+                for job, selection in JOB_ASSETS.items()
+            ),
             retention_job,
             maintenance_job,
         ],

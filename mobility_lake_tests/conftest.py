@@ -1,4 +1,5 @@
-"""Shared fixtures: a real S3 server (SeaweedFS `weed mini`) for the whole session, a fresh lake prefix per test."""
+"""Shared fixtures: a real S3 server (SeaweedFS `weed mini`) and a real PostgreSQL server for the whole session,
+a fresh lake prefix or database per test."""
 
 import re
 import uuid
@@ -6,6 +7,7 @@ from collections.abc import Iterator
 
 import pytest
 
+from mobility_lake_tests.postgres import Postgres, fresh_database, postgres_server
 from mobility_lake_tests.s3server import S3Server, seaweedfs, weed_binary
 
 
@@ -27,3 +29,16 @@ def s3_env(s3_server: S3Server, request: pytest.FixtureRequest) -> Iterator[dict
     """The settings environment of a lake at a prefix no other test uses, on the session's server."""
     name = re.sub(r"[^A-Za-z0-9_.-]+", "-", request.node.name).strip("-")[:60]
     yield s3_server.env(prefix=f"tests/{name}-{uuid.uuid4().hex[:8]}")
+
+
+@pytest.fixture(scope="session")
+def postgres(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Postgres]:
+    """One PostgreSQL server for the session, started on first use."""
+    with postgres_server(tmp_path_factory.mktemp("postgres")) as server:
+        yield server
+
+
+@pytest.fixture
+def postgres_env(postgres: Postgres) -> dict[str, str]:
+    """The DAGSTER_PG_* variables of a database no other test uses, on the session's server."""
+    return postgres.env(fresh_database(postgres))

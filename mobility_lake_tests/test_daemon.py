@@ -165,16 +165,21 @@ class UI:
         )["partitionBackfillOrError"]["status"]
 
 
-@pytest.fixture
-def lake_env(tmp_path: Path, monkeypatch) -> dict[str, str]:
+@pytest.fixture(params=["sqlite", "postgres"])
+def lake_env(tmp_path: Path, monkeypatch, request: pytest.FixtureRequest) -> dict[str, str]:
+    """The embedded instance (SQLite in DAGSTER_HOME), or deploy/postgres's on a real PostgreSQL server."""
     home = tmp_path / "dagster_home"
     home.mkdir()
-    shutil.copyfile(INSTANCE_CONFIG, home / "dagster.yaml")
     env = {
         "DAGSTER_HOME": str(home),
         "MOBILITY_LAKE_ROOT": str(tmp_path / "lake"),
         "MOBILITY_LAKE_START": hour_key(NOW - timedelta(days=12)),
     }
+    if request.param == "postgres":
+        shutil.copyfile(PROJECT_ROOT / "deploy" / "postgres" / "dagster.yaml", home / "dagster.yaml")
+        env.update(request.getfixturevalue("postgres_env"))
+    else:
+        shutil.copyfile(INSTANCE_CONFIG, home / "dagster.yaml")
     for name, value in env.items():
         monkeypatch.setenv(name, value)
     return env
@@ -338,3 +343,5 @@ def test_the_ui_tells_the_truth_and_history_catches_up(lake_env, dagster_dev):
         for result in again:
             events = instance.all_logs(result.run_id, of_type=dg.DagsterEventType.RUN_ENQUEUED)
             assert len(events) == 1, result.job
+    if "DAGSTER_PG_DB" in lake_env:  # runs, event log and schedules in PostgreSQL, none in local files
+        assert not list(Path(lake_env["DAGSTER_HOME"]).rglob("*.db"))

@@ -20,6 +20,13 @@ BRONZE_JOB = "bronze_hourly"
 SILVER_JOB = "silver_hourly"
 GOLD_JOBS = {"hourly": "gold_hourly", "daily": "gold_daily", "weekly": "gold_weekly"}
 ALL_JOBS = (BRONZE_JOB, SILVER_JOB, *GOLD_JOBS.values())
+# Every run carries the kind of work it does; the instance's run queue limits runs per kind (dagster.yaml).
+WORK_TAG = "mobility-lake/work"
+JOB_WORK = {BRONZE_JOB: "bronze", SILVER_JOB: "silver", **{job: "gold" for job in GOLD_JOBS.values()}}
+
+
+def work_tags(work: str) -> dict[str, str]:
+    return {WORK_TAG: work}
 
 
 def gold_partitions(settings: Settings) -> dict[str, dg.TimeWindowPartitionsDefinition]:

@@ -11,6 +11,7 @@ import dagster as dg
 
 from mobility_lake.governance.assets import KEY as AUDIT_KEY
 from mobility_lake.maintenance import Outcome, maintain
+from mobility_lake.orchestration.jobs import work_tags
 from mobility_lake.orchestration.resources import LakeResource
 from mobility_lake.orchestration.retention_run import busy_from, scheduled_pass
 
@@ -107,7 +108,9 @@ def _observed(outcome: Outcome) -> dict[str, float | int | str]:
             for key, value in figures(outcome).items()}  # fmt: skip
 
 
-maintenance_job = dg.define_asset_job(JOB, selection=[KEY], description="One maintenance pass (`maintain`).")
+maintenance_job = dg.define_asset_job(
+    JOB, selection=[KEY], description="One maintenance pass (`maintain`).", tags=work_tags("maintenance")
+)
 
 
 @dg.schedule(

@@ -16,6 +16,7 @@ from mobility_lake.governance.assets import KEY as AUDIT_KEY
 from mobility_lake.governance.assets import observation
 from mobility_lake.governance.retention import Report, apply_retention
 from mobility_lake.lake_lock import acquire, release
+from mobility_lake.orchestration.jobs import work_tags
 from mobility_lake.orchestration.requests import IN_FLIGHT, PARTITION_TAG
 from mobility_lake.orchestration.resources import LakeResource
 from mobility_lake.partitions import RANGE_START_TAG, parse_hour_key
@@ -109,7 +110,11 @@ def retention_op(context: dg.OpExecutionContext, lake: LakeResource) -> dg.Outpu
     )
 
 
-@dg.job(name=JOB, description="Retention per layer: the same code as `mobility-lake retention`.")
+@dg.job(
+    name=JOB,
+    description="Retention per layer: the same code as `mobility-lake retention`.",
+    tags=work_tags("retention"),
+)
 def retention_job() -> None:
     retention_op()
 
