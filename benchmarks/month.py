@@ -89,11 +89,10 @@ def table_state(lake: Lake) -> dict[str, float]:
     }
 
 
-def one_vehicle(lake: Lake) -> dict[str, float]:
+def one_vehicle(lake: Lake, vehicle: str) -> dict[str, float]:
     """A month of one vehicle's readings: seconds, and how many files its statistics let a reader skip."""
     table = lake.delta_table("silver", "vehicle_telemetry")
     files = pl.DataFrame(table.get_add_actions(flatten=True))
-    vehicle = lake.scan("silver", "vehicle_telemetry").select("vehicle_id").head(1).collect().item()
     admitting = files.filter(
         (pl.col("min.vehicle_id") <= vehicle) & (pl.col("max.vehicle_id") >= vehicle)
     ).height
@@ -134,9 +133,10 @@ def run(root: Path, days: int, warmup: int, vehicles: int, late: float, maintain
             states[day] = {"median_hour_s": statistics.median(per_day[n // 24]), **table_state(lake)}
             label = f"day {day:2d}" if day > 0 else f"warm-up {n // 24 + 1}"
             print(f"  {variant} {label}: {json.dumps(states[day])}", flush=True)
-    query = {"before": one_vehicle(lake)}
+    vehicle = lake.scan("silver", "vehicle_telemetry").select(pl.col("vehicle_id").min()).collect().item()
+    query = {"before": one_vehicle(lake, vehicle)}
     maintain(lake, START + hours * HOUR + timedelta(days=4), say=lambda _: None)  # every day closed
-    query["after"] = one_vehicle(lake)
+    query["after"] = one_vehicle(lake, vehicle)
     return {"first_day": states[1], "last_day": states[days], "days": states, "query": query}
 
 
