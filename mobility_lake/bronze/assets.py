@@ -1,7 +1,7 @@
 """Dagster adapters of bronze: one hourly asset per topic, partitioned by arrival hour.
 
-Each asset lists its topic's hour folders and hands them to the ingest core. A range of hours is one run
-(`BackfillPolicy.single_run()`), since every run pays process start-up.
+Each asset lists its topic's hour folders and hands them to the ingest core. A run covers a range of hours
+(a backfill's runs up to `partitions.PARTITIONS_PER_RUN` each), since every run pays process start-up.
 """
 
 from collections.abc import Iterator
@@ -21,7 +21,7 @@ from mobility_lake.orchestration.reports import PartitionReport, report_partitio
 from mobility_lake.orchestration.resources import LakeResource
 from mobility_lake.orchestration.retries import retry_transient
 from mobility_lake.orphans import tidy
-from mobility_lake.partitions import SINGLE_RUN, hour_key, hours_in
+from mobility_lake.partitions import BACKFILL_POLICY, hour_key, hours_in
 from mobility_lake.placement import due_hours
 
 
@@ -55,7 +55,7 @@ def bronze_asset(topic: Topic, partitions_def: dg.TimeWindowPartitionsDefinition
         key=bronze_key(topic),
         deps=[landing_key(topic)],
         partitions_def=partitions_def,
-        backfill_policy=SINGLE_RUN,
+        backfill_policy=BACKFILL_POLICY,
         group_name="bronze",
         kinds={"delta", "polars"},
         metadata={

@@ -17,7 +17,7 @@ from mobility_lake.orchestration.reports import PartitionReport, report_partitio
 from mobility_lake.orchestration.resources import LakeResource
 from mobility_lake.orchestration.retries import retry_transient
 from mobility_lake.orphans import tidy
-from mobility_lake.partitions import SINGLE_RUN, hour_key, hours_in
+from mobility_lake.partitions import BACKFILL_POLICY, hour_key, hours_in
 from mobility_lake.silver.quality import CheckOutcome
 from mobility_lake.storage import Lake
 
@@ -89,7 +89,7 @@ def gold_asset(mart: Mart, partitions_def: dg.TimeWindowPartitionsDefinition) ->
         key=key,
         deps=[dg.AssetKey(["silver", t]) for t in mart.reads],
         partitions_def=partitions_def,
-        backfill_policy=SINGLE_RUN,
+        backfill_policy=BACKFILL_POLICY,
         group_name="gold",
         kinds={"delta", "polars", "pandera"},
         automation_condition=gold_condition(mart.cadence),

@@ -18,7 +18,7 @@ from mobility_lake.orchestration.reports import PartitionReport, report_partitio
 from mobility_lake.orchestration.resources import LakeResource, QualityPolicy
 from mobility_lake.orchestration.retries import retry_transient
 from mobility_lake.orphans import tidy
-from mobility_lake.partitions import SINGLE_RUN, hour_key, hours_in
+from mobility_lake.partitions import BACKFILL_POLICY, hour_key, hours_in
 from mobility_lake.silver import quality
 from mobility_lake.silver.meanings import silver_meanings
 from mobility_lake.silver.pipeline import materialize_hour, reference_data
@@ -53,7 +53,7 @@ def silver_asset(
         key=key,
         deps=[bronze_key(TOPICS_BY_TABLE[table.bronze_table])],
         partitions_def=partitions_def,
-        backfill_policy=SINGLE_RUN,
+        backfill_policy=BACKFILL_POLICY,
         group_name="silver",
         kinds={"delta", "polars", "pandera"},
         metadata={

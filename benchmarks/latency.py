@@ -1,0 +1,127 @@
+"""Query latency per storage tier, through `mobility-lake query`'s engine, against the decision record's
+targets: hot (the last 7 days) under 1 s, warm (90 days) under 5 s, cold (the archive) under 30 s.
+
+The operational queries of the decision record run one after another, `--repeat` times each, as the role
+that would ask them; each time is the whole of `query.run_query`: parsing and the role's checks, loading
+the tables' Delta snapshots, DuckDB, and the audit log's append. "Now" is the lake's latest telemetry hour;
+the vehicle and the zone asked about are the ones last seen. The cold tier is the archive, where retention
+moves bronze's old arrival days: a month is younger than bronze's 90 days, so the lake's retention pass
+first runs with bronze kept `--archive-after-days` (7), as an operator would set it. Printed per query: p50 and p95 seconds and
+whether the target is met; the figures go to JSON.
+
+    .venv/bin/python benchmarks/latency.py --lake DIR [--repeat 20]
+
+The lake is changed (the archive pass, the audit log's appends): point it at a copy.
+"""
+
+import argparse
+import json
+import statistics
+import time
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import polars as pl
+
+from mobility_lake.governance.retention import apply_retention
+from mobility_lake.query import run_query
+from mobility_lake.settings import PROJECT_ROOT, load_settings
+from mobility_lake.storage import Lake
+
+
+@dataclass(frozen=True)
+class Query:
+    tier: str
+    what: str
+    role: str
+    target_s: float
+    sql: str
+
+
+QUERIES = (
+    Query("hot", "a vehicle's latest status", "operations", 1.0,
+          "SELECT vehicle_id, event_time, status, battery_level, zone_id FROM silver.vehicle_telemetry "
+          "WHERE date >= DATE '{hot_from}' AND vehicle_id = '{vehicle}' ORDER BY event_time DESC LIMIT 1"),
+    Query("hot", "available vehicles per zone now", "operations", 1.0,
+          "SELECT zone_id, count(*) AS available FROM (SELECT vehicle_id, arg_max(status, event_time) AS status, "
+          "arg_max(zone_id, event_time) AS zone_id FROM silver.vehicle_telemetry WHERE date = DATE '{today}' "
+          "AND event_time >= TIMESTAMPTZ '{hour_ago}' GROUP BY vehicle_id) AS latest "
+          "WHERE status = 'available' GROUP BY zone_id ORDER BY zone_id"),
+    Query("hot", "demand for a zone over 7 days", "analyst", 1.0,
+          "SELECT date, hour, sum(booking_count) AS bookings FROM gold.demand_by_zone_hour "
+          "WHERE zone_id = '{zone}' AND date >= DATE '{hot_from}' GROUP BY date, hour ORDER BY date, hour"),
+    Query("warm", "90-day demand patterns", "analyst", 5.0,
+          "SELECT zone_id, dayofweek(date) AS weekday, hour, avg(booking_count) AS bookings, "
+          "avg(utilization_rate) AS utilization FROM gold.demand_by_zone_hour WHERE date >= DATE '{warm_from}' "
+          "GROUP BY zone_id, weekday, hour ORDER BY zone_id, weekday, hour"),
+    Query("cold", "a day of the telemetry archive", "admin", 30.0,
+          "SELECT type, count(*) AS events, min(event_time) AS first, max(event_time) AS last "
+          "FROM archive.vehicle_telemetry WHERE arrival_date = DATE '{cold_day}' GROUP BY type"),
+)  # fmt: skip
+
+
+def parameters(lake: Lake) -> dict[str, str]:
+    """Now (the latest telemetry hour), and the vehicle and zone last seen."""
+    telemetry = lake.read("silver", "vehicle_telemetry").select("vehicle_id", "zone_id", "event_time")
+    last = telemetry.sort("event_time").tail(1).row(0, named=True)
+    now = last["event_time"].replace(minute=0, second=0, microsecond=0)
+    oldest = telemetry.get_column("event_time").min()
+    return {
+        "now": now.isoformat(),
+        "today": now.date().isoformat(),
+        "hour_ago": (now - timedelta(hours=1)).isoformat(),
+        "hot_from": (now - timedelta(days=7)).date().isoformat(),
+        "warm_from": (now - timedelta(days=90)).date().isoformat(),
+        "cold_day": oldest.date().isoformat(),
+        "vehicle": last["vehicle_id"],
+        "zone": last["zone_id"],
+    }
+
+
+def percentile(values: list[float], share: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(share * (len(ordered) - 1)))]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--lake", type=Path, required=True, help="the lake's root directory")
+    parser.add_argument("--repeat", type=int, default=20)
+    parser.add_argument("--archive-after-days", type=int, default=7, help="bronze's retention for the pass")
+    parser.add_argument("--out", type=Path, default=PROJECT_ROOT / "benchmarks" / "results")
+    args = parser.parse_args()
+    lake = Lake(load_settings({"MOBILITY_LAKE_ROOT": str(args.lake)}))
+    values = parameters(lake)
+    days = {**lake.settings.retention, "bronze": args.archive_after_days}
+    apply_retention(
+        lake, datetime.fromisoformat(values["now"]), days, None, dry_run=False, say=lambda _: None
+    )
+    sizes = {
+        name: pl.scan_delta(str(args.lake / name)).select(pl.len()).collect().item()
+        for name in ("silver/vehicle_telemetry", "gold/demand_by_zone_hour", "archive/vehicle_telemetry")
+    }
+    print(json.dumps({"parameters": values, "rows": sizes}), flush=True)
+    results = []
+    for query in QUERIES:
+        sql = query.sql.format(**values)
+        seconds, rows = [], 0
+        for _ in range(args.repeat):
+            began = time.perf_counter()
+            rows = run_query(lake, sql, query.role, "latency-benchmark").height
+            seconds.append(time.perf_counter() - began)
+        p50, p95 = statistics.median(seconds), percentile(seconds, 0.95)
+        result = {"tier": query.tier, "query": query.what, "rows": rows, "p50_s": round(p50, 3),
+                  "p95_s": round(p95, 3), "target_s": query.target_s, "met": p95 < query.target_s}  # fmt: skip
+        print(json.dumps(result), flush=True)
+        results.append(result)
+    args.out.mkdir(parents=True, exist_ok=True)
+    out = args.out / "latency.json"
+    out.write_text(json.dumps({"parameters": values, "rows": sizes, "results": results}, indent=1))
+    print(f"wrote {out}")
+
+
+if __name__ == "__main__":
+    main()
