@@ -25,7 +25,7 @@ import polars as pl
 import pytest
 
 from mobility_lake.landing import landing_key
-from mobility_lake.orchestration.jobs import LOCATION
+from mobility_lake.orchestration.jobs import LOCATION, WORK_TAG
 from mobility_lake.orchestration.requests import ATTEMPT_TAG
 from mobility_lake.orchestration.runs import INSTANCE_CONFIG, materialize, persistent_instance
 from mobility_lake.partitions import hour_key
@@ -79,7 +79,8 @@ class UI:
     def runs(self) -> list[dict]:
         found = self.query(
             """{ runsOrError(limit: 500) { ... on Runs { results {
-                 runId status jobName tags { key value } repositoryOrigin { repositoryLocationName } } } } }"""
+                 runId status jobName tags { key value } assetSelection { path }
+                 repositoryOrigin { repositoryLocationName } } } } }"""
         )
         return found["runsOrError"]["results"]
 
@@ -298,6 +299,15 @@ def test_the_ui_tells_the_truth_and_history_catches_up(lake_env, dagster_dev):
         assert ui.unsynced(["gold", name], partitions) == [], name
     partial = ui.materializations(["gold", "vehicle_utilization_daily"], [day])[day]
     assert (partial["silver_hours_present"], partial["silver_hours_expected"]) == (2, 24)
+    # The asset backfill's and automation's runs (Dagster's asset job, which no job tags) carry the kind of
+    # work of their assets, as every run does: the run queue limits runs by it.
+    works = {r["runId"]: {t["value"] for t in r["tags"] if t["key"] == WORK_TAG} for r in ui.runs()}
+    assert all(len(work) == 1 for work in works.values()), works
+    backfilled = [r for r in ui.runs() if {"key": "dagster/backfill", "value": backfill} in r["tags"]]
+    assert backfilled
+    for run in backfilled:  # bronze, or silver when the run builds a silver table too
+        layers = {key["path"][0] for key in run["assetSelection"]}
+        assert works[run["runId"]] == ({"silver"} if "silver" in layers else {"bronze"}), run
     assert partial["completeness"].startswith("partial")
 
     # A new file lands while its bronze table is broken: the run fails; once the fault is gone, the

@@ -29,6 +29,13 @@ def work_tags(work: str) -> dict[str, str]:
     return {WORK_TAG: work}
 
 
+def work_of_assets(keys: frozenset[dg.AssetKey]) -> str | None:
+    """The work of a run no job tagged (the UI's asset backfills and materializations, automation's runs, all
+    of Dagster's asset job), by its assets' layer: the heaviest when it spans several."""
+    layers = {key.path[0] for key in keys}
+    return next((work for work in ("silver", "gold", "bronze", "maintenance") if work in layers), None)
+
+
 def gold_partitions(settings: Settings) -> dict[str, dg.TimeWindowPartitionsDefinition]:
     """The partitions of gold marts, by cadence."""
     return {
