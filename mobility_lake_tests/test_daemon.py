@@ -286,6 +286,7 @@ def test_the_ui_tells_the_truth_and_history_catches_up(lake_env, dagster_dev):
     day, week = OLD.strftime("%Y-%m-%d"), (OLD - timedelta(days=OLD.weekday())).strftime("%Y-%m-%d")
     gold = {
         "demand_by_zone_hour": old,
+        "vehicle_status_hourly": old,
         "vehicle_utilization_daily": [day],
         "revenue_by_vehicle_type_daily": [day],
         "customer_journey_events": [day],

@@ -32,6 +32,7 @@ EXPECTED_GRAPH = {
     "gold/customer_journey_events": ["silver/app_events", "silver/booking_events", "silver/payment_events"],
     "gold/demand_by_zone_hour": ["silver/booking_events", "silver/vehicle_telemetry"],
     "gold/revenue_by_vehicle_type_daily": ["silver/booking_events", "silver/payment_events"],
+    "gold/vehicle_status_hourly": ["silver/vehicle_telemetry"],
     "gold/vehicle_utilization_daily": ["silver/booking_events", "silver/vehicle_telemetry"],
 }
 SILVER_CHECKS = ["conservation", "quarantine_share", "silver_schema", "unique_identity"]

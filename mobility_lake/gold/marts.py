@@ -1,5 +1,5 @@
-"""The five gold marts as data: which silver tables each reads for one partition, and how its rows are
-replaced. The Dagster adapter (`assets.py`) is the same for all five.
+"""The gold marts as data: which silver tables each reads for one partition, and how its rows are
+replaced. The Dagster adapter (`assets.py`) is the same for all.
 """
 
 from collections.abc import Callable
@@ -9,7 +9,7 @@ from types import ModuleType
 
 import polars as pl
 
-from mobility_lake.gold import battery, demand, journeys, revenue, utilization
+from mobility_lake.gold import battery, demand, journeys, revenue, utilization, vehicle_status
 from mobility_lake.gold.reads import silver_window
 from mobility_lake.parts import part_count, spill_directory, split_by_key
 from mobility_lake.storage import Lake, sql_literal
@@ -98,6 +98,10 @@ def _journeys(lake: Lake, start: datetime, end: datetime) -> pl.DataFrame:
     )
 
 
+def _vehicle_status(lake: Lake, start: datetime, end: datetime) -> pl.DataFrame:
+    return vehicle_status.vehicle_status_hourly(silver_window(lake, "vehicle_telemetry", start, end), start)
+
+
 def _on(column: str) -> Callable[[datetime], str]:
     return lambda start: f"{column} = {sql_literal(start.date().isoformat())}"
 
@@ -111,6 +115,7 @@ MARTS: tuple[Mart, ...] = (
     Mart("vehicle_utilization_daily", utilization, "daily", ("vehicle_telemetry", "booking_events"), _utilization, _on("date"), ("date",), DAY),
     Mart("revenue_by_vehicle_type_daily", revenue, "daily", ("booking_events", "payment_events"), _revenue, _on("date"), ("date",), DAY),
     Mart("battery_health_metrics_weekly", battery, "weekly", ("vehicle_telemetry",), _battery, _on("week_start"), ("week_start",), 7 * DAY),
+    Mart("vehicle_status_hourly", vehicle_status, "hourly", ("vehicle_telemetry",), _vehicle_status, _hour_rows, ("date",), HOUR),
     Mart("customer_journey_events", journeys, "daily", ("app_events", "booking_events", "payment_events"), _journeys, _on("session_date"), ("session_date",), DAY),
 )  # fmt: skip
 MARTS_BY_NAME = {m.name: m for m in MARTS}

@@ -1,4 +1,4 @@
-"""The Pandera schema of a mart, built one way for all five: typed columns in order, unique key, strict."""
+"""The Pandera schema of a mart, built one way for all marts: typed columns in order, unique key, strict."""
 
 import pandera.polars as pa
 import polars as pl

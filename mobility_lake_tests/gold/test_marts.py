@@ -1,4 +1,4 @@
-"""What every mart module promises the asset adapter, checked once for all five."""
+"""What every mart module promises the asset adapter, checked once for all."""
 
 import pytest
 
