@@ -10,10 +10,11 @@ import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from mobility_lake.events.catalogue import LANDING_SUFFIXES, TOPICS_BY_NAME
+from mobility_lake.events.catalogue import LANDING_SUFFIXES, TOPICS, TOPICS_BY_NAME
 from mobility_lake.orchestration.runs import RunFailed, bronze_due
 from mobility_lake.preflight import check_root
 from mobility_lake.settings import SettingsError, load_settings
+from mobility_lake.simulate.layout import LANDING_FORMATS
 
 TIME_FORMATS = ("%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%dT%H")
 DEMO_HOURS = 3
@@ -68,6 +69,18 @@ def non_negative_int(text: str) -> int:
     return value
 
 
+def landing_format(text: str) -> tuple[str, str]:
+    """`avro` (every topic) or `TOPIC=avro` (one topic), of any landing format."""
+    topic, _, form = text.rpartition("=")
+    topics = [t.name for t in TOPICS]
+    if form not in LANDING_FORMATS or (topic and topic not in topics):
+        raise argparse.ArgumentTypeError(
+            f"'{text}' is not FORMAT or TOPIC=FORMAT: formats {', '.join(LANDING_FORMATS)}; "
+            f"topics {', '.join(topics)}"
+        )
+    return topic, form
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="mobility-lake", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
@@ -76,6 +89,15 @@ def build_parser() -> argparse.ArgumentParser:
     sim.add_argument("--hours", type=positive_int, required=True)
     sim.add_argument("--vehicles", type=positive_int, default=200)
     sim.add_argument("--seed", type=non_negative_int, default=7)
+    sim.add_argument(
+        "--format",
+        dest="formats",
+        type=landing_format,
+        action="append",
+        default=[],
+        metavar="[TOPIC=]FORMAT",
+        help="write every topic's files (or one topic's) in FORMAT, e.g. avro or veh.events.raw=avro; repeatable",
+    )
     mat = commands.add_parser("materialize", help="run the lake's assets for the hours in [start, end)")
     mat.add_argument("--start", type=iso_hour, required=True)
     mat.add_argument("--end", type=iso_hour, required=True)
@@ -200,7 +222,12 @@ def cmd_simulate(args: argparse.Namespace, settings) -> int:
     from mobility_lake.simulate import simulate
     from mobility_lake.storage import Lake
 
-    summary = simulate(Lake(settings), args.start, args.hours, vehicles=args.vehicles, seed=args.seed)
+    formats: dict[str, str] = {}
+    for topic, form in args.formats:  # a later flag wins: `--format avro --format weather=jsonl`
+        formats |= {topic: form} if topic else {t.name: form for t in TOPICS}
+    summary = simulate(
+        Lake(settings), args.start, args.hours, vehicles=args.vehicles, seed=args.seed, formats=formats
+    )
     print(
         f"simulated {args.hours} hour(s) from {args.start:%Y-%m-%dT%H:%M}: {summary.files} files, "
         f"{summary.lines} lines ({summary.events} events) in {summary.seconds:.1f} s under {settings.root}/landing"

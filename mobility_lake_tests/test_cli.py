@@ -18,6 +18,14 @@ from mobility_lake.storage import Lake
         (["simulate", "--start", "2026-03-10T08:00", "--hours", "0"], "positive whole number"),
         (["simulate", "--start", "2026-03-10T08:00", "--hours", "2", "--seed", "-3"], "whole number >= 0"),
         (["simulate", "--hours", "2"], "--start"),
+        (
+            ["simulate", "--start", "2026-03-10T08:00", "--hours", "1", "--format", "xml"],
+            "is not FORMAT or TOPIC=FORMAT",
+        ),
+        (
+            ["simulate", "--start", "2026-03-10T08:00", "--hours", "1", "--format", "kafka=avro"],
+            "topics veh.events.raw",
+        ),
         (["materialize", "--start", "2026-03-10T08:00", "--end", "2026-03-10T08:00"], "--end must be after"),
         (
             ["materialize", "--start", "2024-03-10T08:00", "--end", "2024-03-10T09:00"],

@@ -41,7 +41,7 @@ def test_skipped_files_and_too_late_events_are_counted_printed_and_placeable(tmp
             settings, H, H + timedelta(hours=1), instance, runs=lambda: in_process_runs(defs, instance)
         )
         printed = capsys.readouterr().out
-        assert "3 file(s) skipped (not .jsonl, .jsonl.gz, .parquet)" in printed
+        assert "3 file(s) skipped (not .jsonl, .jsonl.gz, .parquet, .avro)" in printed
         command = f"mobility-lake materialize --start {LATE:%Y-%m-%dT%H:%M} --end {LATE + timedelta(hours=1):%Y-%m-%dT%H:%M}"
         assert (
             f"1 event(s) arrived more than 72 h after their hour and stay in bronze; place them with: {command}"

@@ -12,6 +12,7 @@ from collections.abc import Iterator
 import orjson
 import polars as pl
 
+from mobility_lake.bronze import avro
 from mobility_lake.events.catalogue import ENVELOPE_ATTRIBUTES
 
 ORJSON_MAX_DEPTH = 254  # orjson writes at most this many nested levels (and reads at most 1024)
@@ -29,7 +30,8 @@ BRONZE_COLUMNS: dict[str, pl.DataType] = {
 
 
 def records_from_file(name: str, payload: bytes, payload_struct: pl.Struct | None = None) -> pl.DataFrame:
-    """Bronze records of a landed file: one per line (JSONL) or row (Parquet), or one naming a file error.
+    """Bronze records of a landed file: one per line (JSONL), row (Parquet) or record (Avro), or one naming
+    a file error.
 
     `payload_struct` is the catalogue struct of a topic whose Parquet payload may be kept as a typed struct
     (column `data_struct`); any other payload is kept as JSON text in `data`.
@@ -38,6 +40,8 @@ def records_from_file(name: str, payload: bytes, payload_struct: pl.Struct | Non
         return _file_error("empty_file: the file has no bytes", payload_struct)
     if name.endswith(".parquet"):
         return _parquet_records(payload, payload_struct)
+    if name.endswith(".avro"):
+        return _avro_records(payload, payload_struct)
     if name.endswith(".jsonl.gz"):
         text, gzip_error = _gunzip(payload)
         frame = _jsonl_records(text, payload_struct)
@@ -142,13 +146,40 @@ def _parquet_records(payload: bytes, payload_struct: pl.Struct | None) -> pl.Dat
     if frame.height == 0:
         return _file_error("empty_file: the Parquet file has no rows", payload_struct)
     try:
-        return _parquet_to_bronze(frame, payload_struct)
+        return _columns_to_bronze(frame, payload_struct, "parquet")
     except (pl.exceptions.PolarsError, pl.exceptions.PanicException) as exc:  # a type JSON text cannot hold
         return _file_error(f"unsupported_type: {_first_line(exc)}", payload_struct)
 
 
-def _parquet_to_bronze(frame: pl.DataFrame, payload_struct: pl.Struct | None) -> pl.DataFrame:
-    """Envelope columns as strings, the payload as a typed struct when it is exactly the catalogue's."""
+def _avro_records(payload: bytes, payload_struct: pl.Struct | None) -> pl.DataFrame:
+    """The records of the intact blocks, read as Parquet rows are, and a record per damaged stretch naming
+    how many records it lost; each record keeps its number in the file, damaged stretches included."""
+    try:
+        frame, numbers, damage = avro.read_frame(avro.read_container(payload))
+    except avro.AvroError as exc:
+        return _file_error(f"unreadable_avro: {exc}", payload_struct)
+    if frame.height == 0 and not damage:
+        return _file_error("empty_file: the Avro file has no records", payload_struct)
+    parts = []
+    if frame.height:
+        try:
+            rows = _columns_to_bronze(frame, payload_struct, "avro")
+        except (pl.exceptions.PolarsError, pl.exceptions.PanicException) as exc:
+            return _file_error(f"unsupported_type: {_first_line(exc)}", payload_struct)
+        parts.append(rows.with_columns(record_number=pl.Series(numbers, dtype=pl.Int64)))
+    for lost in damage:
+        count = "an unknown number of records" if lost.lost is None else f"{lost.lost} record(s)"
+        parts.append(
+            _file_error(f"{lost.reason}; {count} lost", payload_struct).with_columns(
+                record_number=pl.lit(lost.first, pl.Int64)
+            )
+        )
+    return pl.concat(parts).sort("record_number")
+
+
+def _columns_to_bronze(frame: pl.DataFrame, payload_struct: pl.Struct | None, form: str) -> pl.DataFrame:
+    """Envelope columns as strings, the payload as a typed struct when it is exactly the catalogue's; rows
+    of a Parquet or Avro file (`form`, for the reason codes) alike."""
     exprs: list[pl.Expr] = []
     extras = []
     for name in ENVELOPE_ATTRIBUTES:
@@ -176,7 +207,7 @@ def _parquet_to_bronze(frame: pl.DataFrame, payload_struct: pl.Struct | None) ->
         data_expr = data_expr if data_dtype == pl.Binary else data_expr.struct.json_encode()
     extras += [c for c in frame.columns if c not in ENVELOPE_ATTRIBUTES and c != "data"]
     missing = [c for c in ("id", "source", "type") if c not in frame.columns]
-    error = f"parquet_schema: missing column(s) {', '.join(missing)}" if missing else None
+    error = f"{form}_schema: missing column(s) {', '.join(missing)}" if missing else None
     if error is None and data_dtype is not None and _has_binary(data_dtype):
         error = "unsupported_type: the payload holds binary values, kept as base64 text"
     extensions = (

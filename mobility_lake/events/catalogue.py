@@ -164,7 +164,7 @@ TOPICS: tuple[Topic, ...] = (
 )
 TOPICS_BY_NAME = {t.name: t for t in TOPICS}
 TOPICS_BY_TABLE = {t.bronze_table: t for t in TOPICS}
-LANDING_SUFFIXES = (".jsonl", ".jsonl.gz", ".parquet")
+LANDING_SUFFIXES = (".jsonl", ".jsonl.gz", ".parquet", ".avro")
 
 
 def topic_for_table(bronze_table: str) -> Topic:

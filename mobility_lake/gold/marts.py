@@ -99,7 +99,9 @@ def _journeys(lake: Lake, start: datetime, end: datetime) -> pl.DataFrame:
 
 
 def _vehicle_status(lake: Lake, start: datetime, end: datetime) -> pl.DataFrame:
-    return vehicle_status.vehicle_status_hourly(silver_window(lake, "vehicle_telemetry", start, end), start)
+    return vehicle_status.vehicle_status_hourly(
+        silver_window(lake, "vehicle_telemetry", start, end), start, end
+    )
 
 
 def _on(column: str) -> Callable[[datetime], str]:

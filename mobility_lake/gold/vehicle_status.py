@@ -2,7 +2,7 @@
 
 One row per (`date`, `hour`, `vehicle_id`) for every vehicle with a telemetry reading whose `event_time`
 falls in the hour: its last reading of the hour (ties in time broken by `event_source`, then `event_id`, so
-re-runs give the same row). Rows of other hours in the input are ignored.
+re-runs give the same row). Readings outside the window asked for are ignored.
 
 It is the hot tier's table: a fleet's hour is one row per vehicle instead of one per reading (3,600 times
 fewer at one reading a second), so "a vehicle's latest status" and "available vehicles per zone now" read
@@ -17,7 +17,7 @@ import polars as pl
 
 from mobility_lake.events.catalogue import VEHICLE_STATUSES, VEHICLE_TYPES
 from mobility_lake.gold.schema import mart_schema
-from mobility_lake.gold.utilization import latest_reading
+from mobility_lake.gold.utilization import EVENT_ORDER
 
 COLUMNS: dict[str, pl.DataType] = {
     "date": pl.Date(),
@@ -56,21 +56,34 @@ CHECKS: dict[str, list[pa.Check]] = {
 SCHEMA = mart_schema("vehicle_status_hourly", COLUMNS, KEY, CHECKS, nullable={"zone_id"})
 
 
-def vehicle_status_hourly(telemetry: pl.LazyFrame, start: datetime) -> pl.DataFrame:
-    """Each vehicle's last reading in the hour from `start`, and how many readings it sent. Streaming passes
-    that hold one row per vehicle, never the hour's readings."""
-    in_hour = telemetry.filter(
-        (pl.col("event_time") >= start) & (pl.col("event_time") < start + pl.duration(hours=1))
+def vehicle_status_hourly(telemetry: pl.LazyFrame, start: datetime, end: datetime) -> pl.DataFrame:
+    """Each vehicle's last reading in each hour of [start, end), and how many readings it sent. Streaming
+    passes that hold one row per vehicle and hour (its last time, then the readings at that time), never
+    the hour's readings."""
+    window = telemetry.filter((pl.col("event_time") >= start) & (pl.col("event_time") < end)).with_columns(
+        slot=pl.col("event_time").dt.truncate("1h")
     )
     seen = (
-        in_hour.group_by("vehicle_id")
+        window.group_by("vehicle_id", "slot")
         .agg(last_seen=pl.col("event_time").max(), readings=pl.len())
         .collect(engine="streaming")
     )
+    at_last = (
+        window.select("vehicle_id", "slot", *EVENT_ORDER, *STATE)
+        .join(
+            seen.lazy(),
+            left_on=["vehicle_id", "slot", "event_time"],
+            right_on=["vehicle_id", "slot", "last_seen"],
+            how="semi",
+        )
+        .collect(engine="streaming")
+    )
     return (
-        latest_reading(in_hour, STATE)
-        .join(seen.lazy(), on="vehicle_id")
-        .with_columns(date=pl.lit(start.date()), hour=pl.lit(start.hour))
+        at_last.lazy()
+        .group_by("vehicle_id", "slot")
+        .agg(pl.col(c).sort_by(EVENT_ORDER).last() for c in STATE)
+        .join(seen.lazy(), on=["vehicle_id", "slot"])
+        .with_columns(date=pl.col("slot").dt.date(), hour=pl.col("slot").dt.hour())
         .select(pl.col(name).cast(dtype) for name, dtype in COLUMNS.items())
         .sort(KEY)
         .collect()

@@ -6,6 +6,7 @@ legacy gateway. Decided up front, so late and duplicate copies can be routed to 
 """
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -39,10 +40,19 @@ def lateness_hours(u: float) -> int:
 
 
 FORMATS = ("jsonl", "jsonl.gz", "parquet")
+LANDING_FORMATS = (*FORMATS, "avro")  # what a topic's files can all be made (`simulate --format`)
 
 
-def plan_files(seed: int, topic: str, hour_ms: int, telemetry_rows_per_hour: int) -> list[str]:
-    """The formats of one topic's files in one arrival hour, one entry per file."""
+def plan_files(
+    seed: int, topic: str, hour_ms: int, telemetry_rows_per_hour: int, forced: str | None = None
+) -> list[str]:
+    """The formats of one topic's files in one arrival hour, one entry per file; every file `forced`'s
+    when given (the same number of files, so the events and their routing do not change)."""
+    plan = _plan(seed, topic, hour_ms, telemetry_rows_per_hour)
+    return plan if forced is None else [forced] * len(plan)
+
+
+def _plan(seed: int, topic: str, hour_ms: int, telemetry_rows_per_hour: int) -> list[str]:
     rng = generator(seed, "files", topic, hour_ms)
     if topic == "external.weather":
         return rng.choices(FORMATS, (0.5, 0.3, 0.2), k=rng.randint(1, 2))
@@ -57,11 +67,20 @@ def plan_files(seed: int, topic: str, hour_ms: int, telemetry_rows_per_hour: int
 class Layout:
     """How many files each topic writes per arrival hour and in which format; file j holds slice j."""
 
-    def __init__(self, seed: int, clock: Clock, topics: list[str], telemetry_rows_per_hour: int):
+    def __init__(
+        self,
+        seed: int,
+        clock: Clock,
+        topics: list[str],
+        telemetry_rows_per_hour: int,
+        formats: Mapping[str, str] | None = None,
+    ):
         self.clock = clock
+        formats = formats or {}
         self.files = {
             topic: [
-                plan_files(seed, topic, clock.hour_ms(h), telemetry_rows_per_hour) for h in range(clock.hours)
+                plan_files(seed, topic, clock.hour_ms(h), telemetry_rows_per_hour, formats.get(topic))
+                for h in range(clock.hours)
             ]
             for topic in topics
         }

@@ -7,6 +7,7 @@ reads the wall clock except the summary's `seconds`, so the same arguments write
 
 import time
 from collections import Counter
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -105,8 +106,10 @@ def simulate(
     seed: int = 7,
     defects: DefectShares = DEFAULT_SHARES,
     telemetry_interval_s: int = 60,
+    formats: Mapping[str, str] | None = None,
 ) -> SimulationSummary:
-    """Write `hours` hours of landing files from `start` (a whole UTC hour) for a fleet of `vehicles`."""
+    """Write `hours` hours of landing files from `start` (a whole UTC hour) for a fleet of `vehicles`;
+    `formats` makes every file of a topic one format (topic -> "avro", ...) in place of the usual mix."""
     began = time.perf_counter()
     start = _utc_hour(start)
     if hours < 1 or vehicles < 1 or telemetry_interval_s < 1:
@@ -116,7 +119,12 @@ def simulate(
         )
     start_ms = int(start.timestamp()) * 1000
     clock, interval_ms = Clock(start_ms, hours), telemetry_interval_s * 1000
-    layout = Layout(seed, clock, [t.name for t in TOPICS], vehicles * 3600 // telemetry_interval_s)
+    unknown = sorted(set(formats or {}) - {t.name for t in TOPICS})
+    if unknown:
+        raise ValueError(
+            f"unknown topic(s) {', '.join(unknown)}: expected some of {', '.join(t.name for t in TOPICS)}"
+        )
+    layout = Layout(seed, clock, [t.name for t in TOPICS], vehicles * 3600 // telemetry_interval_s, formats)
     weather = Weather(seed, start_ms - WARM_UP_HOURS * HOUR_MS, hours + WARM_UP_HOURS)
     fleet = build_fleet(seed, vehicles, interval_ms)
     warm = run_fleet(fleet, seed, start_ms - WARM_UP_HOURS * HOUR_MS, hours + WARM_UP_HOURS, weather)

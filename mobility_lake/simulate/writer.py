@@ -1,7 +1,8 @@
-"""Serialising landing files as a Kafka sink would: JSONL, gzipped JSONL, Parquet; written whole.
+"""Serialising landing files as a Kafka sink would: JSONL, gzipped JSONL, Parquet, Avro; written whole.
 
-Every encoding is byte-deterministic (gzip without a timestamp, Parquet from polars), so a re-run with the
-same arguments reproduces the same files. Malformed lines are made here because only JSONL can carry them.
+Every encoding is byte-deterministic (gzip without a timestamp, Parquet from polars, Avro with a sync
+marker and codec drawn from the file's own generator), so a re-run with the same arguments reproduces the
+same files. Malformed lines are made here because only JSONL can carry them.
 Big telemetry JSONL is encoded slice by slice into the gzip stream, never as one huge string.
 """
 
@@ -9,7 +10,9 @@ import gzip
 import io
 import math
 import random
+from collections.abc import Iterable
 
+import fastavro
 import orjson
 import polars as pl
 
@@ -54,6 +57,64 @@ def events_parquet(events: list[dict]) -> bytes:
 def telemetry_parquet(frame: pl.DataFrame) -> bytes:
     """Envelope string columns and `data` as a struct of the typed payload fields."""
     return _parquet(frame.select(*ENVELOPE_ATTRIBUTES, "data"))
+
+
+AVRO_CODECS = ("null", "deflate", "snappy", "zstandard")
+AVRO_TYPES = {pl.String: "string", pl.Float64: "double"}
+
+
+def _optional(name: str, avro_type: object) -> dict:
+    return {"name": name, "type": ["null", avro_type], "default": None}
+
+
+def avro_schema(data: object) -> dict:
+    """A CloudEvent as Kafka Connect's Avro converter writes it: optional string attributes, then `data`."""
+    fields = [_optional(name, "string") for name in ENVELOPE_ATTRIBUTES]
+    return {
+        "type": "record",
+        "name": "CloudEvent",
+        "namespace": "com.mobilitycorp",
+        "fields": [*fields, _optional("data", data)],
+    }
+
+
+EVENT_AVRO = fastavro.parse_schema(avro_schema("string"))
+TELEMETRY_AVRO = fastavro.parse_schema(
+    avro_schema(
+        {
+            "type": "record",
+            "name": "VehicleTelemetry",
+            "fields": [_optional(name, AVRO_TYPES[dtype]) for name, dtype in TELEMETRY.items()],
+        }
+    )
+)
+
+
+def avro_container(schema: dict, records: Iterable[dict], rng: random.Random) -> bytes:
+    """An Avro object container of `records`, its codec and sync marker drawn from `rng`."""
+    buffer = io.BytesIO()
+    codec = rng.choice(AVRO_CODECS)
+    fastavro.writer(buffer, schema, records, codec=codec, sync_marker=rng.randbytes(16))
+    return buffer.getvalue()
+
+
+def events_avro(events: list[dict], rng: random.Random) -> bytes:
+    """One record per event, `data` as JSON text (as events_parquet)."""
+    records = (
+        {
+            **{name: event.get(name) for name in ENVELOPE_ATTRIBUTES},
+            "data": orjson.dumps(event["data"]).decode(),
+        }
+        for event in events
+    )
+    return avro_container(EVENT_AVRO, records, rng)
+
+
+def telemetry_avro(frame: pl.DataFrame, rng: random.Random) -> bytes:
+    """One record per row, `data` as a record of the typed payload fields (as telemetry_parquet)."""
+    return avro_container(
+        TELEMETRY_AVRO, frame.select(*ENVELOPE_ATTRIBUTES, "data").iter_rows(named=True), rng
+    )
 
 
 def _parquet(frame: pl.DataFrame) -> bytes:
@@ -102,6 +163,8 @@ def encode_events(
     """A file of CloudEvent dicts in the format its extension names, and how many lines were broken."""
     if extension == "parquet":
         return events_parquet(events), 0
+    if extension == "avro":
+        return events_avro(events, rng), 0
     return events_jsonl(events, extension == "jsonl.gz", malformed, rng)
 
 
@@ -111,4 +174,6 @@ def encode_telemetry(
     """A file of telemetry rows in the format its extension names, and how many lines were broken."""
     if extension == "parquet":
         return telemetry_parquet(frame), 0
+    if extension == "avro":
+        return telemetry_avro(frame, rng), 0
     return telemetry_jsonl(frame, extension == "jsonl.gz", malformed, rng)

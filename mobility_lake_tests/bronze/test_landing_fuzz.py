@@ -4,9 +4,11 @@ with reason codes, never an exception (issue 12: deep JSON and binary Parquet co
 import datetime
 import gzip
 import io
+import itertools
 import json
 import re
 
+import fastavro
 import polars as pl
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -15,10 +17,11 @@ from hypothesis import strategies as st
 
 from mobility_lake.bronze.records import BRONZE_COLUMNS, records_from_file
 from mobility_lake.events.catalogue import TELEMETRY
+from mobility_lake.simulate.writer import AVRO_CODECS, EVENT_AVRO
 
 FUZZ = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 REASON = re.compile(r"^[a-z_0-9]+: ")
-NAMES = ["a.jsonl", "a.jsonl.gz", "a.parquet"]
+NAMES = ["a.jsonl", "a.jsonl.gz", "a.parquet", "a.avro"]
 TELEMETRY_STRUCT = pl.Struct(TELEMETRY)
 
 
@@ -126,3 +129,91 @@ def test_parquet_with_any_arrow_type_anywhere_becomes_one_record_per_row(column,
     assert frame.height == len(data) or frame["error"][0].startswith(
         ("unsupported_type", "unreadable_parquet")
     )
+
+
+def avro_file(schema: dict, records: list[dict], codec: str = "null") -> bytes:
+    buffer = io.BytesIO()
+    fastavro.writer(buffer, fastavro.parse_schema(schema), records, codec=codec, sync_interval=300)
+    return buffer.getvalue()
+
+
+AVRO_EVENTS = [
+    {"specversion": "1.0", "id": f"e-{i}", "source": "//s", "type": "t", "data": f'{{"n": {i}}}'}
+    for i in range(60)
+]
+
+
+@FUZZ
+@given(
+    codec=st.sampled_from(AVRO_CODECS),
+    changes=st.lists(st.tuples(st.floats(0, 1, exclude_max=True), st.integers(0, 255)), max_size=4),
+    keep=st.floats(0, 1),
+)
+def test_damaged_avro_keeps_what_it_can_and_names_the_rest(codec, changes, keep):
+    payload = bytearray(avro_file(EVENT_AVRO, AVRO_EVENTS, codec))
+    for where, value in changes:
+        payload[int(where * len(payload))] = value
+    frame = records_from_file("a.avro", bytes(payload[: max(1, int(keep * len(payload)))]))
+    assert_records(frame)
+    numbers = frame["record_number"].drop_nulls()
+    assert numbers.n_unique() == numbers.len() and numbers.is_sorted()
+    if not changes:  # cut only: the records before the cut, exactly
+        kept = frame.filter(pl.col("error").is_null())
+        assert kept["id"].to_list() == [e["id"] for e in AVRO_EVENTS[: kept.height]]
+
+
+NAMED = itertools.count()  # Avro names a named type once per schema
+
+
+@st.composite
+def avro_type(draw, depth: int = 0):
+    """An Avro type of any shape, and values of it."""
+    leaves = [
+        ("boolean", st.booleans()),
+        ("int", st.integers(-(2**31), 2**31 - 1)),
+        ("long", st.integers(-(2**63), 2**63 - 1)),
+        ("double", st.floats()),
+        ("float", st.floats(width=32)),
+        ("string", st.text(max_size=8)),
+        ("bytes", st.binary(max_size=8)),
+        ({"type": "enum", "name": f"E{next(NAMED)}", "symbols": ["A", "B"]}, st.sampled_from(["A", "B"])),
+        ({"type": "fixed", "name": f"F{next(NAMED)}", "size": 2}, st.binary(min_size=2, max_size=2)),
+        ({"type": "long", "logicalType": "timestamp-millis"}, st.datetimes(timezones=st.just(datetime.UTC), min_value=datetime.datetime(1970, 1, 1), max_value=datetime.datetime(2200, 1, 1))),
+        ({"type": "int", "logicalType": "date"}, st.dates(min_value=datetime.date(1970, 1, 1))),
+    ]  # fmt: skip
+    kind = draw(
+        st.sampled_from(["leaf", "leaf", "array", "map", "record", "union"] if depth < 3 else ["leaf"])
+    )
+    if kind == "leaf":
+        return draw(st.sampled_from(leaves))
+    if kind == "array":
+        inner, values = draw(avro_type(depth + 1))
+        return {"type": "array", "items": inner}, st.lists(values, max_size=3)
+    if kind == "map":
+        inner, values = draw(avro_type(depth + 1))
+        return {"type": "map", "values": inner}, st.dictionaries(st.text(max_size=4), values, max_size=3)
+    if kind == "record":
+        fields = draw(st.lists(avro_type(depth + 1), min_size=1, max_size=3))
+        schema = {
+            "type": "record",
+            "name": f"R{next(NAMED)}",
+            "fields": [{"name": f"f{n}", "type": t} for n, (t, _) in enumerate(fields)],
+        }
+        return schema, st.fixed_dictionaries({f"f{n}": v for n, (_, v) in enumerate(fields)})
+    return ["null", "string", "long"], st.none() | st.text(max_size=5) | st.integers(-5, 5)
+
+
+@FUZZ
+@given(column=avro_type(), where=st.sampled_from(["data", "extra", "id", "time"]), rows=st.data())
+def test_avro_with_any_type_anywhere_becomes_one_record_per_row(column, where, rows):
+    schema, values = column
+    data = rows.draw(st.lists(values, min_size=1, max_size=4))
+    fields = {"id": "string", "source": "string", "type": "string", where: schema}
+    records = [{"id": "1", "source": "s", "type": "t", where: value} for value in data]
+    payload = avro_file(
+        {"type": "record", "name": "Event", "fields": [{"name": k, "type": t} for k, t in fields.items()]},
+        records,
+    )
+    frame = records_from_file("a.avro", payload, TELEMETRY_STRUCT)
+    assert_records(frame)
+    assert frame.height == len(data) or frame["error"][0].startswith(("unsupported_type", "unreadable_avro"))

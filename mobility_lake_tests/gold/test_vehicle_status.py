@@ -1,6 +1,6 @@
 """vehicle_status_hourly on a hand-built hour of telemetry: each vehicle's last reading of the hour."""
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import polars as pl
 from polars.testing import assert_frame_equal
@@ -9,6 +9,7 @@ from mobility_lake.gold.vehicle_status import COLUMNS, SCHEMA, vehicle_status_ho
 from mobility_lake_tests.gold.rows import silver
 
 HOUR = datetime(2026, 3, 10, 8, tzinfo=UTC)
+END = HOUR + timedelta(hours=1)
 
 
 def at(hour: int, minute: int, second: int = 0) -> datetime:
@@ -41,7 +42,7 @@ TELEMETRY = [
 
 
 def test_the_last_reading_of_the_hour_per_vehicle():
-    result = vehicle_status_hourly(silver("vehicle_telemetry", TELEMETRY), HOUR)
+    result = vehicle_status_hourly(silver("vehicle_telemetry", TELEMETRY), HOUR, END)
     rows = [
         ("AB000001", "BER-03", "available", 60.0, at(8, 59, 59), 3),
         ("CD000002", None, "maintenance", 21.0, at(8, 10), 2),
@@ -69,11 +70,21 @@ def test_the_last_reading_of_the_hour_per_vehicle():
 
 
 def test_the_order_of_the_input_does_not_change_the_rows():
-    forward = vehicle_status_hourly(silver("vehicle_telemetry", TELEMETRY), HOUR)
+    forward = vehicle_status_hourly(silver("vehicle_telemetry", TELEMETRY), HOUR, END)
     shuffled = silver("vehicle_telemetry", TELEMETRY).collect().sample(fraction=1.0, shuffle=True, seed=3)
-    assert_frame_equal(vehicle_status_hourly(shuffled.lazy(), HOUR), forward)
+    assert_frame_equal(vehicle_status_hourly(shuffled.lazy(), HOUR, END), forward)
+
+
+def test_a_window_of_two_hours_has_a_row_per_vehicle_and_hour():
+    result = vehicle_status_hourly(silver("vehicle_telemetry", TELEMETRY), HOUR, END + timedelta(hours=1))
+    nine = result.filter(pl.col("hour") == 9)
+    assert nine.select("vehicle_id", "status", "readings").rows() == [
+        ("AB000001", "charging", 1),
+        ("EF000003", "available", 1),
+    ]
+    assert result.filter(pl.col("hour") == 8).height == 2
 
 
 def test_an_hour_without_telemetry_has_no_rows():
-    result = vehicle_status_hourly(silver("vehicle_telemetry", []), HOUR)
+    result = vehicle_status_hourly(silver("vehicle_telemetry", []), HOUR, END)
     assert result.is_empty() and result.schema == pl.Schema(COLUMNS)

@@ -11,6 +11,7 @@ import json
 import math
 import os
 import re
+import shutil
 import subprocess
 import sys
 from collections import Counter, defaultdict
@@ -18,9 +19,11 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
+import fastavro
 import polars as pl
 import pytest
 
+from mobility_lake.cli import main
 from mobility_lake.events.catalogue import (
     APP_ACTIONS,
     CUSTOMER_SEGMENTS,
@@ -96,6 +99,18 @@ def landed(root: Path) -> list[Line]:
                     data = {k: v for k, v in data.items() if v is not None}
                 event = {k: v for k, v in row.items() if v is not None} | {"data": data}
                 lines.append(Line(where.topic, where.hour, where.name, None, event))
+            continue
+        if where.name.endswith(".avro"):
+            with path.open("rb") as file:
+                for record in fastavro.reader(file):
+                    data = record["data"]
+                    data = (
+                        json.loads(data)
+                        if isinstance(data, str)
+                        else {k: v for k, v in data.items() if v is not None}
+                    )
+                    event = {k: v for k, v in record.items() if v is not None} | {"data": data}
+                    lines.append(Line(where.topic, where.hour, where.name, None, event))
             continue
         payload = path.read_bytes()
         payload = gzip.decompress(payload) if where.name.endswith(".gz") else payload
@@ -373,6 +388,38 @@ def test_every_topic_and_format_lands_and_telemetry_parquet_has_a_struct_payload
     )
     other = next(p for p in root.rglob("*.parquet") if not p.name.startswith("veh.events.raw"))
     assert pl.read_parquet_schema(other)["data"] == pl.String
+
+
+AVRO_TOPICS = ("veh.events.raw", "domain.events")
+
+
+def test_format_avro_writes_a_topics_events_as_avro_containers_of_every_codec(tmp_path, default, monkeypatch):
+    """The same files, events and bytes on every run, in Avro; only JSON lines can carry malformed lines."""
+    monkeypatch.setenv("MOBILITY_LAKE_ROOT", str(tmp_path))
+    argv = ["simulate", "--start", f"{START:%Y-%m-%dT%H:%M}", "--hours", "5", "--vehicles", "60"]
+    assert main([*argv, *(f"--format={topic}=avro" for topic in AVRO_TOPICS)]) == 0
+    lines = landed(tmp_path)
+    for topic in AVRO_TOPICS:
+        avro = [line for line in lines if line.topic == topic]
+        plain = [line for line in default.lines if line.topic == topic]
+        assert {line.file for line in avro} == {
+            re.sub(r"\.(jsonl|jsonl\.gz|parquet)$", ".avro", line.file) for line in plain
+        }
+        assert len(avro) == len(plain) and all(line.file.endswith(".avro") for line in avro)
+        events = Counter(json.dumps(line.event, sort_keys=True) for line in avro)
+        readable = Counter(json.dumps(line.event, sort_keys=True) for line in plain if line.event is not None)
+        assert readable <= events  # every event a JSON line kept readable, and the broken ones whole
+    others = [line for line in lines if line.topic not in AVRO_TOPICS]
+    assert others == [line for line in default.lines if line.topic not in AVRO_TOPICS]
+    codecs = set()
+    for path in tmp_path.rglob("*.avro"):
+        with path.open("rb") as file:
+            codecs.add(fastavro.reader(file).codec)
+    assert codecs == {"null", "deflate", "snappy", "zstandard"}
+    first = tree(tmp_path / "landing")
+    shutil.rmtree(tmp_path / "landing")
+    assert main([*argv, *(f"--format={topic}=avro" for topic in AVRO_TOPICS)]) == 0
+    assert tree(tmp_path / "landing") == first
 
 
 def test_reference_data_covers_every_simulated_city(clean: Landing) -> None:
