@@ -16,8 +16,9 @@ figures go to JSON.
     .venv/bin/python benchmarks/latency.py --lake SEED_HOUR_LAKE --status-days 7 --name seed_hour
 
 A lake of one seed-scale hour (`seed_hour.py --engines project --work W`, lake in W/lake) has one hour of
-status rows; `--status-days 7` repeats that hour over the 7 days before it (`fill_status_days`), so the
-status table holds a hot tier at the fleet's size while the telemetry holds its one real hour.
+status rows; `--status-days 7` repeats that hour over the 7 days before it and runs the maintenance pass
+(`fill_status_days`), so the status table holds a hot tier at the fleet's size, laid out as production
+leaves it, while the telemetry holds its one real hour.
 
 The lake is changed (the archive pass, the audit log's appends): point it at a copy.
 """
@@ -32,11 +33,12 @@ from pathlib import Path
 
 import polars as pl
 
-from mobility_lake.gold.marts import MARTS_BY_NAME
+from mobility_lake.gold.marts import MARTS_BY_NAME, SKIP_ROW_GROUP
 from mobility_lake.governance.retention import apply_retention
+from mobility_lake.maintenance import maintain
 from mobility_lake.query import run_query
 from mobility_lake.settings import PROJECT_ROOT, load_settings
-from mobility_lake.storage import Lake, sql_literal
+from mobility_lake.storage import Lake
 
 STATUS = MARTS_BY_NAME["vehicle_status_hourly"]
 
@@ -101,25 +103,24 @@ def parameters(lake: Lake) -> dict[str, str]:
 
 def fill_status_days(lake: Lake, now: datetime, days: int) -> None:
     """Give the status table a hot tier's worth of hours at the fleet's size: the hour `now` repeated for
-    each hour of the `days` days before it (a fleet standing still), one commit and file per day, as the
-    maintenance pass leaves a closed day. Only the status table is filled; its rows' size and count per
-    hour are the real ones of the lake's fleet."""
+    each hour of the `days` days before it (a fleet standing still), a commit per hour as the hourly runs
+    make them, then the daily maintenance pass as of `now` (closed days compacted and Z-ordered by vehicle).
+    Only the status table is filled; its rows' size and count per hour are the real ones of the lake's fleet."""
     status = lake.scan("gold", STATUS.name)
     assert status is not None, "the lake has no status table"
     hour = status.filter((pl.col("date") == now.date()) & (pl.col("hour") == now.hour)).collect()
-    for day in range(days, 0, -1):
-        start = (now - timedelta(days=day)).replace(hour=0)
-        rows = pl.concat(
-            hour.with_columns(
-                date=pl.lit(start.date()),
-                hour=pl.lit(h, dtype=pl.Int8()),
-                last_seen=pl.col("last_seen") - (now - (start + timedelta(hours=h))),
-            )
-            for h in range(24)
+    for back in range(days * 24, 0, -1):
+        start = now - timedelta(hours=back)
+        rows = hour.with_columns(
+            date=pl.lit(start.date()),
+            hour=pl.lit(start.hour, dtype=pl.Int8()),
+            last_seen=pl.col("last_seen") - timedelta(hours=back),
         )
         lake.replace_where(
-            "gold", STATUS.name, rows, f"date = {sql_literal(start.date().isoformat())}", ["date"]
+            "gold", STATUS.name, rows, STATUS.rows_of(start), ["date"], row_group_rows=SKIP_ROW_GROUP
         )
+    for outcome in maintain(lake, now, only=f"gold.{STATUS.name}", say=lambda _: None):
+        print(outcome.line(), flush=True)
 
 
 def table_rows(lake: Lake, name: str) -> int | None:

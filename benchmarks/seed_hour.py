@@ -2,8 +2,9 @@
 
     .venv/bin/python benchmarks/seed_hour.py                      # CI smoke scale: 200k rows
     .venv/bin/python benchmarks/seed_hour.py --rows 180000000     # the seed hour: 50,000 vehicles at 1 s
+    .venv/bin/python benchmarks/seed_hour.py --engines project --landing avro   # bronze's cost on Avro
 
-The input is generated column-wise (`seed_input.py`) as Parquet landing files. Then, each in its own
+The input is generated column-wise (`seed_input.py`) as Parquet landing files (or Avro, project only). Then, each in its own
 process so that its peak memory is its own:
 - floor: read the landing files and write them back unchanged (polars), the least any engine can do;
 - project: `mobility-lake materialize` for the hour, as a user runs it: bronze, silver and gold through
@@ -189,6 +190,9 @@ def main(argv: list[str] | None = None) -> list[dict]:
         "--engines", default=",".join(ENGINES), help="comma-separated subset of " + ",".join(ENGINES)
     )
     parser.add_argument("--pandas-max-rows", type=int, default=20_000_000, help="skip pandas above this")
+    parser.add_argument(
+        "--landing", choices=("parquet", "avro"), default="parquet", help="the landing files' format"
+    )
     parser.add_argument("--work", type=Path, help="scratch directory (default: a temporary one, removed)")
     parser.add_argument("--out", type=Path, default=BENCHMARKS / "results", help="where JSON and PNG go")
     args = parser.parse_args(argv)
@@ -196,6 +200,8 @@ def main(argv: list[str] | None = None) -> list[dict]:
     unknown = sorted(set(engines) - set(ENGINES))
     if unknown:
         parser.error(f"unknown engine(s) {', '.join(unknown)}: expected some of {', '.join(ENGINES)}")
+    if args.landing == "avro" and set(engines) - {"project"}:
+        parser.error("--landing avro runs the project only: the peers read Parquet landing files")
     if args.rows > args.pandas_max_rows and "pandas" in engines:
         print(f"pandas skipped: {args.rows:,} rows is above --pandas-max-rows {args.pandas_max_rows:,}")
         engines.remove("pandas")
@@ -218,10 +224,12 @@ def _run(args: argparse.Namespace, engines: list[str], work: Path) -> list[dict]
 
     lake_root = work / "lake"
     began = time.perf_counter()
-    landed = land_seed_hour(Lake(load_settings({"MOBILITY_LAKE_ROOT": str(lake_root)})), HOUR, args.rows)
+    landed = land_seed_hour(
+        Lake(load_settings({"MOBILITY_LAKE_ROOT": str(lake_root)})), HOUR, args.rows, form=args.landing
+    )
     generated = time.perf_counter() - began
     print(
-        f"input: {landed.rows:,} rows in {landed.files} Parquet files, {landed.bytes / 2**20:,.0f} MiB, "
+        f"input: {landed.rows:,} rows in {landed.files} {args.landing} files, {landed.bytes / 2**20:,.0f} MiB, "
         f"generated in {generated:.1f} s",
         flush=True,
     )
@@ -242,10 +250,11 @@ def _run(args: argparse.Namespace, engines: list[str], work: Path) -> list[dict]
     check_agreement(results)
     print(table(results, landed.rows))
     args.out.mkdir(parents=True, exist_ok=True)
-    stem = args.out / f"seed_hour_{landed.rows}"
+    stem = args.out / f"seed_hour_{landed.rows}{'_avro' if args.landing == 'avro' else ''}"
     report = {
         "rows": landed.rows,
         "files": landed.files,
+        "landing": args.landing,
         "landing_bytes": landed.bytes,
         "cores": os.cpu_count(),
         "memory_gib": round(psutil.virtual_memory().total / 2**30, 1),

@@ -131,19 +131,23 @@ def _file_indexes(rows: int, file_rows: int, seed: int) -> Iterator[np.ndarray]:
 
 
 def land_seed_hour(
-    lake: Lake, hour: datetime, rows: int, seed: int = 7, file_rows: int | None = None
+    lake: Lake, hour: datetime, rows: int, seed: int = 7, file_rows: int | None = None, form: str = "parquet"
 ) -> SeedHour:
-    """Land about `rows` telemetry events of `hour` (a fleet of rows / 3600 vehicles at 1 s) as Parquet,
-    in files of `file_rows` (default: FILE_ROWS, and at least four files, so a small hour has redeliveries)."""
+    """Land about `rows` telemetry events of `hour` (a fleet of rows / 3600 vehicles at 1 s) as Parquet
+    (zstd) or Avro (`form`; snappy, the S3 sink's usual codec), in files of `file_rows` (default:
+    FILE_ROWS, and at least four files, so a small hour has redeliveries)."""
     file_rows = file_rows or min(FILE_ROWS, -(-_originals(rows) // 4))
     vehicles = -(-_originals(rows) // 3600)  # enough vehicles that every report falls in the hour
     hour = hour.astimezone(UTC)
     landed = written = files = 0
     for number, block in enumerate(_file_indexes(rows, file_rows, seed)):
         frame = events(block, vehicles, hour)
-        path = landing_key(TOPIC, hour, f"seed-{number:05d}.parquet")
+        path = landing_key(TOPIC, hour, f"seed-{number:05d}.{form}")
         buffer = io.BytesIO()
-        frame.write_parquet(buffer, compression="zstd", compression_level=3, statistics=True)
+        if form == "avro":
+            frame.write_avro(buffer, compression="snappy")
+        else:
+            frame.write_parquet(buffer, compression="zstd", compression_level=3, statistics=True)
         lake.write_bytes(path, buffer.getvalue())
         landed += frame.height
         written += buffer.tell()

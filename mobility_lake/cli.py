@@ -19,6 +19,7 @@ from mobility_lake.simulate.layout import LANDING_FORMATS
 TIME_FORMATS = ("%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%dT%H")
 DEMO_HOURS = 3
 DEMO_VEHICLES = 150
+DEMO_FORMATS = {"payment.events": "avro"}  # one topic as a schema-registry topic lands: Avro containers
 MIN_USER_ID = 6
 
 
@@ -319,10 +320,11 @@ def cmd_demo(args: argparse.Namespace, settings) -> int:
         raise UsageError(
             f"mobility-lake demo: MOBILITY_LAKE_START ({settings.start_key}) leaves no complete hour before now"
         )
-    summary = simulate(lake, start, hours, vehicles=DEMO_VEHICLES, seed=7)
+    summary = simulate(lake, start, hours, vehicles=DEMO_VEHICLES, seed=7, formats=DEMO_FORMATS)
     print(
         f"simulated the last {hours} complete hours ({start:%Y-%m-%dT%H:%M} .. {end:%Y-%m-%dT%H:%M} UTC) of "
-        f"{DEMO_VEHICLES} vehicles: {summary.files} files, {summary.lines} lines"
+        f"{DEMO_VEHICLES} vehicles: {summary.files} files, {summary.lines} lines "
+        f"({', '.join(f'{topic} as {form}' for topic, form in DEMO_FORMATS.items())})"
     )
     _materialize(settings, start, end)
     print(lake_summary(lake))

@@ -32,7 +32,7 @@ from deltalake.exceptions import CommitFailedError
 
 from mobility_lake.bronze.history import ARCHIVE
 from mobility_lake.events.catalogue import TOPICS
-from mobility_lake.gold.marts import MARTS
+from mobility_lake.gold.marts import MARTS, SKIP_ROW_GROUP
 from mobility_lake.governance import audit
 from mobility_lake.governance.retention import ARCHIVE_ZSTD_LEVEL
 from mobility_lake.silver.tables import SILVER_TABLES
@@ -57,6 +57,7 @@ class Target:
     settles: timedelta = timedelta(0)
     zorder: tuple[str, ...] = ()
     compression_level: int | None = None
+    row_group_rows: int | None = None
 
     @property
     def name(self) -> str:
@@ -84,7 +85,15 @@ def targets(lateness_hours: int = 0) -> list[Target]:
     ]  # fmt: skip
     found += [Target("quarantine", t.name, "partition_date", settles=lateness) for t in SILVER_TABLES]
     found += [
-        Target("gold", m.name, m.partition_by[0], timedelta(days=7 if m.cadence == "weekly" else 1), lateness)
+        Target(
+            "gold",
+            m.name,
+            m.partition_by[0],
+            timedelta(days=7 if m.cadence == "weekly" else 1),
+            lateness,
+            zorder=m.skip_by,
+            row_group_rows=SKIP_ROW_GROUP if m.skip_by else None,
+        )
         for m in MARTS
     ]
     found.append(Target(audit.LAYER, audit.TABLE, "date"))
@@ -207,7 +216,11 @@ def _closed(target: Target, last: date, after: date | None = None) -> list[tuple
 
 
 def _writer(target: Target) -> WriterProperties:
-    return WriterProperties(compression="ZSTD", compression_level=target.compression_level)
+    return WriterProperties(
+        compression="ZSTD",
+        compression_level=target.compression_level,
+        max_row_group_size=target.row_group_rows,
+    )
 
 
 def _rewrite(

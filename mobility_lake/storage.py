@@ -95,6 +95,7 @@ class Lake:
         predicate: str,
         partition_by: list[str] | None = None,
         rebuild: Callable[[], pl.DataFrame] | None = None,
+        row_group_rows: int | None = None,
     ) -> None:
         """Replace exactly the rows matching `predicate` with `data`, in one commit, retrying lost races.
 
@@ -110,7 +111,15 @@ class Lake:
             nonlocal attempts
             rows = data if attempts == 0 or rebuild is None else rebuild()
             attempts += 1
-            self._write_streaming(layer, table, rows.schema, lambda: [rows], predicate, partition_by)
+            self._write_streaming(
+                layer,
+                table,
+                rows.schema,
+                lambda: [rows],
+                predicate,
+                partition_by,
+                row_group_rows=row_group_rows,
+            )
 
         self._commit(attempt, self.table_uri(layer, table))
 
@@ -124,9 +133,11 @@ class Lake:
         partition_by: list[str] | None,
         guarded: tuple[DeltaTable, str] | None = None,
         compression_level: int | None = None,
+        row_group_rows: int | None = None,
     ) -> None:
         """delta-rs's writer replacing `predicate`'s rows with the frames `frames()` yields, as it consumes
-        them, under `guarded`'s guard when given (zstd at `compression_level` when given)."""
+        them, under `guarded`'s guard when given (zstd at `compression_level`, row groups of at most
+        `row_group_rows` rows, when given)."""
         arrow_schema = pl.DataFrame(schema=schema).to_arrow().schema
 
         def batches() -> Iterator[pa.RecordBatch]:
@@ -142,8 +153,10 @@ class Lake:
             storage_options=self.storage_options or None,
             commit_properties=None if guarded is None else data_files.guard_properties(*guarded),
             writer_properties=None
-            if compression_level is None
-            else WriterProperties(compression="ZSTD", compression_level=compression_level),
+            if compression_level is None and row_group_rows is None
+            else WriterProperties(
+                compression="ZSTD", compression_level=compression_level, max_row_group_size=row_group_rows
+            ),
         )
 
     def replace_streaming(

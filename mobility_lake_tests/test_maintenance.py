@@ -39,11 +39,10 @@ def built(tmp_path_factory) -> Path:
     lake = Lake(load_settings({"MOBILITY_LAKE_ROOT": str(root)}))
     simulate(lake, START, len(HOURS), vehicles=12, seed=5)
     bronze_and_silver(lake, HOURS, FIRST)
-    demand = next(m for m in MARTS if m.name == "demand_by_zone_hour")
-    for hour in HOURS:
-        lake.replace_where(
-            "gold", demand.name, demand.build(lake, hour, hour + demand.step), demand.rows_of(hour), ["date"]
-        )
+    for mart in (m for m in MARTS if m.cadence == "hourly"):  # demand, and the status Z-ordered by vehicle
+        for hour in HOURS:
+            rows = mart.build(lake, hour, hour + mart.step)
+            lake.replace_where("gold", mart.name, rows, mart.rows_of(hour), ["date"])
     return root
 
 
@@ -94,6 +93,10 @@ def test_a_pass_merges_closed_days_into_fewer_files_and_leaves_every_row_as_it_w
     assert outcomes["silver.vehicle_telemetry"].zordered_days == ["2026-03-10", "2026-03-11"]
     telemetry = lake.delta_table("silver", "vehicle_telemetry")
     assert telemetry.metadata().configuration[ZORDERED_THROUGH] == "2026-03-11"
+    status = outcomes["gold.vehicle_status_hourly"]
+    assert (
+        status.zordered_days == ["2026-03-10", "2026-03-11"] and status.files_after == 2 < status.files_before
+    )
     # A second pass has nothing to do: no commit anywhere.
     settled = versions(lake)
     maintain(lake, CLOSED, say=lambda _: None)

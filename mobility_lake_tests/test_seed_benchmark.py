@@ -3,8 +3,11 @@
 The full hour (180M rows) runs on request; this keeps the command from rotting between those runs.
 """
 
+import contextlib
+import io
 import json
 import sys
+from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 
@@ -34,8 +37,24 @@ def test_generated_hour_has_redeliveries_and_stays_in_its_hour(tmp_path: Path) -
     assert times.min() >= seed_hour.HOUR and times.max() < seed_hour.HOUR + timedelta(hours=1)
 
 
-def test_every_engine_agrees_and_figures_are_written(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
-    results = seed_hour.main(["--rows", "40000", "--out", str(tmp_path)])
+@dataclass
+class Run:
+    results: list[dict]
+    out: Path
+    printed: str
+
+
+@pytest.fixture(scope="module")
+def every_engine(tmp_path_factory: pytest.TempPathFactory) -> Run:
+    """The benchmark at 40k rows with every engine, as the CI runs it."""
+    out, printed = tmp_path_factory.mktemp("seed"), io.StringIO()
+    with contextlib.redirect_stdout(printed):
+        results = seed_hour.main(["--rows", "40000", "--out", str(out)])
+    return Run(results, out, printed.getvalue())
+
+
+def test_every_engine_agrees_and_figures_are_written(every_engine: Run) -> None:
+    results, tmp_path = every_engine.results, every_engine.out
     assert [r["engine"] for r in results] == list(seed_hour.ENGINES)
     silver = {(r["silver_rows"], r["quarantine_rows"]) for r in results if r["engine"] != "floor"}
     assert len(silver) == 1
@@ -53,8 +72,26 @@ def test_every_engine_agrees_and_figures_are_written(tmp_path: Path, capsys: pyt
     # each job's peak memory is its own share of the run's, attributed by when the job ended
     assert project["stage_peak_gib"].keys() == project["stages"].keys()
     assert 0 < max(project["stage_peak_gib"].values()) <= project["peak_rss_gib"]
-    printed = capsys.readouterr().out
+    printed = every_engine.printed
     assert all(engine in printed for engine in seed_hour.ENGINES) and "x floor" in printed
+
+
+def test_the_seed_hour_landed_as_avro_gives_the_rows_parquet_gives(tmp_path: Path) -> None:
+    parquet = seed_hour.main(["--rows", "40000", "--engines", "project", "--out", str(tmp_path / "p")])
+    avro = seed_hour.main(
+        ["--rows", "40000", "--engines", "project", "--landing", "avro", "--out", str(tmp_path)]
+    )
+    counts = ("silver_rows", "quarantine_rows")
+    assert [r[c] for r in avro for c in counts] == [r[c] for r in parquet for c in counts]
+    report = json.loads(
+        (
+            tmp_path
+            / f"seed_hour_{json.loads(next((tmp_path / 'p').glob('*.json')).read_text())['rows']}_avro.json"
+        ).read_text()
+    )
+    assert report["landing"] == "avro" and report["results"][0]["stages"]["bronze_hourly"] > 0
+    with pytest.raises(SystemExit):
+        seed_hour.main(["--rows", "40000", "--landing", "avro", "--out", str(tmp_path)])  # peers read Parquet
 
 
 def test_disagreeing_engines_fail_the_run() -> None:

@@ -204,7 +204,7 @@ def read_frame(container: Container) -> tuple[pl.DataFrame, list[int], list[Dama
             return _polars(container.schema, container.blocks), _numbers(container.blocks), container.damage
     except DECODE_ERRORS:  # bytes damaged under the null codec, or a schema polars refuses
         pass
-    return _fastavro_frame(container)
+    return fastavro_frame(container)
 
 
 def _polars(schema: bytes, blocks: list[tuple[int, int, bytes]]) -> pl.DataFrame:
@@ -239,7 +239,7 @@ def _columnar(schema: object, depth: int = 0) -> bool:
     )
 
 
-def _fastavro_frame(container: Container) -> tuple[pl.DataFrame, list[int], list[Damage]]:
+def fastavro_frame(container: Container) -> tuple[pl.DataFrame, list[int], list[Damage]]:
     """The records decoded by fastavro, each field as JSON text (`data` as the payload's JSON), for
     schemas polars cannot read. Slower, so only for those."""
     try:

@@ -10,7 +10,7 @@ import polars as pl
 
 from mobility_lake.columns import table_schema
 from mobility_lake.gold.demand import BOOKINGS_LOOKBACK
-from mobility_lake.gold.marts import MARTS, Mart
+from mobility_lake.gold.marts import MARTS, SKIP_ROW_GROUP, Mart
 from mobility_lake.lineage import column_lineage_metadata
 from mobility_lake.orchestration.automation import gold_condition
 from mobility_lake.orchestration.reports import PartitionReport, report_partitions
@@ -59,6 +59,7 @@ def write_partition(
             mart.rows_of(start),
             partition_by=list(mart.partition_by),
             rebuild=build,
+            row_group_rows=SKIP_ROW_GROUP if mart.skip_by else None,
         )
     written = (
         lake.scan("gold", mart.name)

@@ -7,7 +7,9 @@ from pathlib import Path
 
 import pytest
 
+from mobility_lake.gold.marts import MARTS
 from mobility_lake.settings import load_settings
+from mobility_lake.silver.tables import SILVER_TABLES
 from mobility_lake.simulate import simulate
 from mobility_lake.storage import Lake
 from mobility_lake_tests.faults import END, HOURS, SIMULATOR_SEED, START, VEHICLES, Materialize, Reference
@@ -27,7 +29,8 @@ def reference(tmp_path_factory: pytest.TempPathFactory) -> Reference:
     finally:
         run.stop()
     assert status == 0, f"the reference materialize failed: {run.log.read_text()[-3000:]}"
-    assert len(tables(root)) == 20, f"expected 5 tables in each layer: {tables(root)}"
+    expected = 3 * len(SILVER_TABLES) + len(MARTS)  # bronze, silver and quarantine: one per topic
+    assert len(tables(root)) == expected, f"expected {expected} tables: {tables(root)}"
     assert violations(root, root) == []
     spans, commits = run.stage_spans(), run.commits()
     stages = ", ".join(f"{stage} {a:.1f}-{b:.1f} s" for stage, (a, b) in spans.items())
